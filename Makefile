@@ -1,0 +1,35 @@
+# The project's entry points. `make test` is what CI runs (.ci/run).
+STACK ?= dev
+OUT ?= rendered/$(STACK)
+UV ?= uv
+
+.PHONY: setup render render-all test lint bench up preview clean
+
+setup:  ## install system and Python dependencies (idempotent)
+	./scripts/bootstrap.sh
+
+render: setup  ## offline render of one stack: make render STACK=dev OUT=rendered/dev
+	$(UV) run --frozen python -m infra.render --stack $(STACK) --out $(OUT)
+
+render-all: setup
+	for s in dev stage prod; do $(UV) run --frozen python -m infra.render --stack $$s --out rendered/$$s || exit 1; done
+
+lint: setup  ## ruff and mypy strict
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy infra policy apps/training/src apps/serving/src
+
+test: setup lint  ## everything CI runs: lint, then every test (real servers started by fixtures)
+	$(UV) run --frozen pytest
+
+bench: setup  ## benchmarks (ratios against the baseline, measured side by side)
+	$(UV) run --frozen python -m bench
+
+preview:  ## pulumi preview against a real cluster (needs the Pulumi CLI and a kube context)
+	pulumi preview --stack $(STACK)
+
+up:  ## pulumi up against a real cluster (needs the Pulumi CLI and a kube context)
+	pulumi up --stack $(STACK)
+
+clean:
+	rm -rf rendered .pytest_cache .mypy_cache .ruff_cache

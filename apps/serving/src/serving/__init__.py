@@ -1,0 +1,1 @@
+"""Serving app: registry-following FastAPI model server."""

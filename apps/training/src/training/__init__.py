@@ -1,0 +1,1 @@
+"""Training app: train, register, gate, promote, roll back, retrain."""

@@ -1,0 +1,1 @@
+"""CrossGuard policy pack: the platform rules, importable without the engine."""
