@@ -1,0 +1,415 @@
+"""The platform's typed stack configuration and its one loading path.
+
+Stack files hold keys `mlops-platform:<key>` (camelCase). `parse_config` validates them into a
+frozen `PlatformConfig`; `load_config` (inside `pulumi up`) and `load_stack_file` (render, tests)
+both go through it, so a broken config is rejected the same way everywhere, before any resource
+exists, with one `ConfigError` that lists every problem by its YAML key path.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pulumi
+import yaml
+from croniter import croniter  # type: ignore[import-untyped]  # ships no type information
+from pulumi.runtime import config as runtime_config
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from infra import k8s
+from infra.versions import image_pin_problem
+
+PROJECT = "mlops-platform"
+STACKS = ("dev", "stage", "prod")
+# Production must survive the loss of one node: a Postgres primary plus two synchronous-capable
+# replicas, and at least three serving pods behind a PodDisruptionBudget.
+PROD_MIN_POSTGRES_INSTANCES = 3
+PROD_MIN_SERVING_REPLICAS = 3
+
+_CPU = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$")
+_MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")
+_DURATION = re.compile(r"^[0-9]+(ms|s|m|h|d|w|y)$")
+
+
+class ConfigError(ValueError):
+    """The stack config is invalid; str() lists every problem as `key: expectation`."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        """Build the message from (key path, what is expected) pairs."""
+        self.source = source
+        self.problems = problems
+        lines = [f"invalid stack config in {source} ({len(problems)} problem(s)):"]
+        lines += [f"  - {key}: {what}" for key, what in problems]
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class SecureValue:
+    """A secret config value (`pulumi config set --secret`).
+
+    `value` is the decrypted secret inside `pulumi up`, or a `<secret:key>` placeholder when the
+    stack file is read offline (the ciphertext is never decrypted outside the engine).
+    """
+
+    value: str
+
+    def __repr__(self) -> str:
+        """Never show the value."""
+        return "SecureValue(***)"
+
+
+def _check_cpu(v: str) -> str:
+    if not _CPU.match(v):
+        raise ValueError(f"a CPU quantity like '250m' or '1' (got {v!r})")
+    return v
+
+
+def _check_memory(v: str) -> str:
+    if not _MEMORY.match(v):
+        raise ValueError(f"a memory quantity like '256Mi' or '1Gi' (got {v!r})")
+    return v
+
+
+def _check_image(v: str) -> str:
+    problem = image_pin_problem(v)
+    if problem:
+        raise ValueError(problem)
+    return v
+
+
+def _check_dns_label(v: str) -> str:
+    if not k8s.is_dns1123_label(v):
+        raise ValueError(f"a DNS-1123 label (lowercase letters, digits, '-'; <=63) (got {v!r})")
+    return v
+
+
+def _check_cron(v: str) -> str:
+    # Kubernetes CronJobs take the classic 5 fields; croniter also accepts seconds, so count.
+    if len(v.split()) != 5 or not croniter.is_valid(v):
+        raise ValueError(f"a 5-field cron schedule like '0 3 * * *' (got {v!r})")
+    return v
+
+
+def _check_duration(v: str) -> str:
+    if not _DURATION.match(v):
+        raise ValueError(f"a Prometheus duration like '15d' or '12h' (got {v!r})")
+    return v
+
+
+Cpu = Annotated[str, AfterValidator(_check_cpu)]
+Memory = Annotated[str, AfterValidator(_check_memory)]
+Image = Annotated[str, AfterValidator(_check_image)]
+DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
+Cron = Annotated[str, AfterValidator(_check_cron)]
+Duration = Annotated[str, AfterValidator(_check_duration)]
+Replicas = Annotated[int, Field(ge=1)]
+
+
+def _environment(info: ValidationInfo) -> str | None:
+    ctx = info.context or {}
+    env = ctx.get("environment")
+    return env if isinstance(env, str) else None
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        strict=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        arbitrary_types_allowed=True,
+    )
+
+
+class Quantities(_Model):
+    """A CPU and memory pair."""
+
+    cpu: Cpu
+    memory: Memory
+
+
+class Resources(_Model):
+    """Container requests and limits (both required: the quota admits nothing without them)."""
+
+    requests: Quantities
+    limits: Quantities
+
+
+class Namespaces(_Model):
+    """Names of the namespaces the platform creates."""
+
+    platform: DnsLabel = "mlops-platform"
+    training: DnsLabel = "mlops-training"
+    serving: DnsLabel = "mlops-serving"
+    monitoring: DnsLabel = "mlops-monitoring"
+
+
+class Quota(_Model):
+    """ResourceQuota per app namespace."""
+
+    requests_cpu: Cpu = "4"
+    requests_memory: Memory = "8Gi"
+    limits_cpu: Cpu = "8"
+    limits_memory: Memory = "16Gi"
+
+
+class SecretsConfig(_Model):
+    """Where credentials live."""
+
+    # Only `kubernetes` is implemented; `openbao` and `external` are planned (DESIGN.md section 3).
+    provider: Literal["kubernetes"] = "kubernetes"
+
+
+class PostgresConfig(_Model):
+    """The CloudNativePG cluster that backs MLflow."""
+
+    instances: Replicas = 1
+    storage_size: Memory = "1Gi"
+    storage_class: DnsLabel | None = None
+    operator_namespace: DnsLabel = "cnpg-system"
+    cluster_name: DnsLabel = "mlflow-db"
+    database: DnsLabel = "mlflow"
+    owner: DnsLabel = "mlflow"
+    resources: Resources
+
+    @field_validator("instances")
+    @classmethod
+    def _prod_is_ha(cls, v: int, info: ValidationInfo) -> int:
+        if _environment(info) == "prod" and v < PROD_MIN_POSTGRES_INSTANCES:
+            raise ValueError(
+                f"at least {PROD_MIN_POSTGRES_INSTANCES} instances in prod for HA (got {v})"
+            )
+        return v
+
+
+class ObjectStoreConfig(_Model):
+    """The S3 endpoint: an in-cluster MinIO or SeaweedFS, or an external S3."""
+
+    engine: Literal["minio", "seaweedfs", "external"] = "minio"
+    storage_size: Memory = "5Gi"
+    storage_class: DnsLabel | None = None
+    artifacts_bucket: DnsLabel = "mlflow-artifacts"
+    datasets_bucket: DnsLabel = "datasets"
+    region: str = "us-east-1"
+    endpoint: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: SecureValue | None = None
+    resources: Resources | None = None
+
+    @field_validator("endpoint", "access_key_id", "secret_access_key", mode="after")
+    @classmethod
+    def _external_needs(cls, v: object, info: ValidationInfo) -> object:
+        engine = info.data.get("engine")
+        field = to_camel(info.field_name or "")
+        if engine == "external" and v is None:
+            hint = " (pulumi config set --secret --path" if field == "secretAccessKey" else ""
+            hint = f"{hint} objectStore.{field} ...)" if hint else ""
+            raise ValueError(f"required when engine is 'external'{hint}")
+        if engine != "external" and v is not None:
+            raise ValueError(f"only used when engine is 'external' (engine is {engine!r})")
+        if field == "endpoint" and v is not None and not str(v).startswith(("http://", "https://")):
+            raise ValueError(f"an http(s):// URL (got {v!r})")
+        return v
+
+    @field_validator("resources", mode="after")
+    @classmethod
+    def _in_cluster_needs_resources(
+        cls, v: Resources | None, info: ValidationInfo
+    ) -> Resources | None:
+        if info.data.get("engine", "minio") != "external" and v is None:
+            raise ValueError("required for an in-cluster engine (minio, seaweedfs)")
+        return v
+
+
+class MlflowConfig(_Model):
+    """The MLflow tracking server."""
+
+    replicas: Replicas = 1
+    resources: Resources
+
+
+class ImagesConfig(_Model):
+    """Prebuilt app images (pinned tags or digests)."""
+
+    training: Image
+    serving: Image
+
+
+class TrainingConfig(_Model):
+    """The retraining CronJob (wired by the training component)."""
+
+    schedule: Cron = "0 3 * * *"
+
+
+class ServingConfig(_Model):
+    """The model server (wired by the serving component)."""
+
+    replicas: Replicas = 1
+    max_replicas: Replicas = 1
+
+    @field_validator("replicas")
+    @classmethod
+    def _prod_is_ha(cls, v: int, info: ValidationInfo) -> int:
+        if _environment(info) == "prod" and v < PROD_MIN_SERVING_REPLICAS:
+            raise ValueError(f"at least {PROD_MIN_SERVING_REPLICAS} replicas in prod (got {v})")
+        return v
+
+    @field_validator("max_replicas")
+    @classmethod
+    def _max_not_below_min(cls, v: int, info: ValidationInfo) -> int:
+        low = info.data.get("replicas")
+        if isinstance(low, int) and v < low:
+            raise ValueError(f"at least serving.replicas ({low}) (got {v})")
+        return v
+
+
+class MonitoringConfig(_Model):
+    """Prometheus retention (wired by the monitoring component)."""
+
+    retention: Duration = "2d"
+
+
+class PlatformConfig(_Model):
+    """Everything a stack can configure; see docs/config-reference.md."""
+
+    environment: Literal["dev", "stage", "prod"]
+    kube_context: Annotated[str, Field(min_length=1)]
+    namespaces: Namespaces = Namespaces()
+    quota: Quota = Quota()
+    secrets: SecretsConfig = SecretsConfig()
+    postgres: PostgresConfig
+    object_store: ObjectStoreConfig
+    mlflow: MlflowConfig
+    images: ImagesConfig
+    training: TrainingConfig = TrainingConfig()
+    serving: ServingConfig = ServingConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
+
+
+# Fields whose values must be Pulumi secrets, by YAML path below the project namespace.
+SECRET_PATHS: tuple[tuple[str, ...], ...] = (("objectStore", "secretAccessKey"),)
+
+
+def _key(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else part)
+    return f"{PROJECT}:{path}"
+
+
+def _expected(err: Mapping[str, Any]) -> str:
+    kind = err["type"]
+    got = err.get("input")
+    if kind == "extra_forbidden":
+        return "unknown key (see docs/config-reference.md for the allowed keys)"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "value_error":
+        return str(err["ctx"]["error"])
+    if kind == "is_instance_of" and "SecureValue" in err["msg"]:
+        return "a secret value: set it with `pulumi config set --secret` (got a plain value)"
+    shown = "a secret" if isinstance(got, SecureValue) else repr(got)
+    return f"{err['msg'].lower()} (got {shown})"
+
+
+def parse_config(raw: Mapping[str, Any], source: str) -> PlatformConfig:
+    """Validate raw config values (keys without the project prefix) into a PlatformConfig.
+
+    Raises:
+        ConfigError: listing every invalid key with what is expected.
+    """
+    env = raw.get("environment")
+    try:
+        return PlatformConfig.model_validate(dict(raw), context={"environment": env})
+    except ValidationError as exc:
+        problems = [(_key(e["loc"]), _expected(e)) for e in exc.errors()]
+        raise ConfigError(source, problems) from None
+
+
+def _mark_secrets(raw: dict[str, Any], wrap: Any) -> list[tuple[str, str]]:
+    """Replace each SECRET_PATHS value via wrap(path, value); return plain-value problems."""
+    problems: list[tuple[str, str]] = []
+    for path in SECRET_PATHS:
+        node: Any = raw
+        for part in path[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and path[-1] in node:
+            wrapped = wrap(path, node[path[-1]])
+            if wrapped is None:
+                problems.append(
+                    (
+                        _key(path),
+                        "a secret value: set it with `pulumi config set --secret --path "
+                        f"{'.'.join(path)} ...` (got a plain value)",
+                    )
+                )
+            else:
+                node[path[-1]] = wrapped
+    return problems
+
+
+def raw_from_stack_yaml(document: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Extract this project's config from a parsed Pulumi.<stack>.yaml document."""
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise ConfigError(source, [("config", "a mapping of `project:key: value` entries")])
+    raw = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(f"{PROJECT}:")}
+
+    def wrap(path: tuple[str, ...], value: Any) -> SecureValue | None:
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            return SecureValue(f"<secret:{'.'.join(path)}>")
+        return None
+
+    problems = _mark_secrets(raw, wrap)
+    if problems:
+        raise ConfigError(source, problems)
+    return raw
+
+
+def load_stack_file(path: Path) -> PlatformConfig:
+    """Load and validate a stack file offline (render, tests); secrets become placeholders."""
+    source = str(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(source, [("file", f"a readable YAML stack file ({exc})")]) from None
+    return parse_config(raw_from_stack_yaml(document, source), source)
+
+
+def load_config() -> PlatformConfig:
+    """Load and validate the current stack's config inside the Pulumi engine."""
+    prefix = f"{PROJECT}:"
+    values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    raw: dict[str, Any] = {}
+    for full_key, text in values.items():
+        if not full_key.startswith(prefix):
+            continue
+        try:
+            raw[full_key[len(prefix) :]] = json.loads(text)
+        except (TypeError, json.JSONDecodeError):
+            raw[full_key[len(prefix) :]] = text
+
+    def wrap(path: tuple[str, ...], value: Any) -> SecureValue | None:
+        secret = runtime_config.is_config_secret(prefix + path[0])
+        return SecureValue(str(value)) if secret and value is not None else None
+
+    source = f"stack {pulumi.get_stack()!r}"
+    problems = _mark_secrets(raw, wrap)
+    if problems:
+        raise ConfigError(source, problems)
+    return parse_config(raw, source)

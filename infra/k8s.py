@@ -1,0 +1,134 @@
+"""Pure helpers for Kubernetes object specs: names, labels, security contexts, resources.
+
+Everything here returns plain dicts in Kubernetes (camelCase) form, so the same values are
+used by the components and checked by unit tests without the Pulumi engine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+MAX_NAME_LENGTH = 63
+PART_OF = "mlops-platform"
+MANAGED_BY = "pulumi"
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+# The restricted Pod Security Standard needs a numeric non-root UID when the image's USER is a
+# name or root; 1000 is the conventional first unprivileged user and owns nothing in the images.
+DEFAULT_UID = 1000
+
+
+def is_dns1123_label(value: str) -> bool:
+    """Return True if value is a valid DNS-1123 label (what Kubernetes names must be)."""
+    return len(value) <= MAX_NAME_LENGTH and bool(_DNS1123_LABEL.match(value))
+
+
+def name(*parts: str) -> str:
+    """Join parts with '-' into a Kubernetes metadata.name; raise ValueError if it is invalid.
+
+    Names are explicit (never auto-suffixed) because Services and Secrets are addressed by them.
+    """
+    if not parts or any(not p for p in parts):
+        raise ValueError(f"name parts must be non-empty strings, got {parts!r}")
+    joined = "-".join(parts)
+    if len(joined) > MAX_NAME_LENGTH:
+        raise ValueError(
+            f"Kubernetes name {joined!r} is {len(joined)} characters; at most "
+            f"{MAX_NAME_LENGTH} are allowed (shorten the configured names)"
+        )
+    if not _DNS1123_LABEL.match(joined):
+        raise ValueError(
+            f"Kubernetes name {joined!r} is not a DNS-1123 label: use lowercase letters, "
+            "digits and '-', starting and ending with a letter or digit"
+        )
+    return joined
+
+
+def labels(app: str, component: str, version: str | None = None) -> dict[str, str]:
+    """Return the recommended app.kubernetes.io/* labels for one workload."""
+    result = {
+        "app.kubernetes.io/name": app,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+    }
+    if version is not None:
+        # Label values are limited like names; image tags can hold '+' or be long.
+        cleaned = re.sub(r"[^A-Za-z0-9._-]", "-", version)[:MAX_NAME_LENGTH].strip("-._")
+        result["app.kubernetes.io/version"] = cleaned
+    return result
+
+
+def selector_labels(app: str, component: str) -> dict[str, str]:
+    """Return the stable subset of labels used in selectors (never the version)."""
+    return {"app.kubernetes.io/name": app, "app.kubernetes.io/component": component}
+
+
+def pod_security_context(uid: int = DEFAULT_UID, fs_group: int | None = None) -> dict[str, Any]:
+    """Return a pod securityContext that satisfies the `restricted` Pod Security Standard."""
+    ctx: dict[str, Any] = {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    if fs_group is not None:
+        ctx["fsGroup"] = fs_group
+    return ctx
+
+
+def container_security_context(*, read_only_root: bool = True) -> dict[str, Any]:
+    """Return a container securityContext for the `restricted` standard.
+
+    Args:
+        read_only_root: False only for images that write outside mounted volumes.
+    """
+    return {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "privileged": False,
+        "readOnlyRootFilesystem": read_only_root,
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def resources(requests: Mapping[str, str], limits: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """Return container resources with both requests and limits; raise if either is empty."""
+    if not requests or not limits:
+        raise ValueError("containers need both resource requests and limits")
+    missing = {"cpu", "memory"} - set(requests)
+    if missing:
+        raise ValueError(f"resource requests miss {sorted(missing)}")
+    if "memory" not in limits:
+        raise ValueError("resource limits need memory (an unbounded pod can evict its node)")
+    return {"requests": dict(requests), "limits": dict(limits)}
+
+
+def http_probe(path: str, port: int | str, *, period: int = 10, delay: int = 5) -> dict[str, Any]:
+    """Return an HTTP GET probe."""
+    return {
+        "httpGet": {"path": path, "port": port},
+        "initialDelaySeconds": delay,
+        "periodSeconds": period,
+        "timeoutSeconds": 5,
+        "failureThreshold": 6,
+    }
+
+
+def service_dns(service: str, namespace: str) -> list[str]:
+    """Return the in-cluster DNS names of a Service, shortest first."""
+    return [
+        service,
+        f"{service}.{namespace}",
+        f"{service}.{namespace}.svc",
+        f"{service}.{namespace}.svc.cluster.local",
+    ]
+
+
+def secret_env(var: str, secret: str, key: str) -> dict[str, Any]:
+    """Return an env entry that reads a value from a Secret key (never a literal)."""
+    return {"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
