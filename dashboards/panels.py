@@ -1,0 +1,373 @@
+"""The three dashboards: Model serving, Model quality, Platform."""
+
+from typing import Any
+
+from dashboards import names as n
+from dashboards.grafana import Panel, Target, dashboard
+
+RATE = "$__rate_interval"
+
+
+def _serving_panels() -> list[Panel]:
+    return [
+        Panel(
+            title="Replicas up",
+            description="Serving pods that answer Prometheus scrapes.",
+            kind="stat",
+            width=4,
+            height=4,
+            targets=[Target(expr=f'sum(up{{job="{n.JOB_SERVING}"}})')],
+        ),
+        Panel(
+            title="Loaded model",
+            description="Model name, version and alias each pod serves.",
+            kind="stat",
+            width=8,
+            height=4,
+            targets=[
+                Target(
+                    expr=f"max by (model_name, model_version, model_alias) "
+                    f"(serving_model_info{{{n.SERVING}}})",
+                    legend="{{model_name}} v{{model_version}} @{{model_alias}}",
+                )
+            ],
+        ),
+        Panel(
+            title="5xx error ratio (5m)",
+            description=f"Share of API requests answered with 5xx; SLO {n.ERROR_RATIO_SLO:.0%}.",
+            kind="stat",
+            unit="percentunit",
+            width=6,
+            height=4,
+            threshold=n.ERROR_RATIO_SLO,
+            targets=[Target(expr=f"max({n.ERROR_RATIO})")],
+        ),
+        Panel(
+            title="Registry reachable",
+            description="1 when every pod's last poll of MLflow succeeded.",
+            kind="stat",
+            width=6,
+            height=4,
+            targets=[Target(expr=f"min(serving_registry_up{{{n.SERVING}}})")],
+        ),
+        Panel(
+            title="Traffic by route and status",
+            description="Requests per second by route and HTTP status.",
+            unit="reqps",
+            targets=[
+                Target(
+                    expr=f"sum by (route, status) "
+                    f"(rate(serving_requests_total{{{n.SERVING}}}[{RATE}]))",
+                    legend="{{route}} {{status}}",
+                )
+            ],
+        ),
+        Panel(
+            title="Error ratios (5m)",
+            description="5xx (server) and 4xx (rejected input) share of API requests.",
+            unit="percentunit",
+            threshold=n.ERROR_RATIO_SLO,
+            targets=[
+                Target(expr=n.ERROR_RATIO, legend="5xx"),
+                Target(expr=n.CLIENT_ERROR_RATIO, legend="4xx"),
+            ],
+        ),
+        Panel(
+            title="Prediction latency p50 / p95 / p99",
+            description=(
+                f"Latency of /predict and /invocations; p99 budget "
+                f"{n.LATENCY_P99_BUDGET_SECONDS * 1000:.0f} ms."
+            ),
+            unit="s",
+            threshold=n.LATENCY_P99_BUDGET_SECONDS,
+            targets=[Target(expr=n.LATENCY_QUANTILE, legend="p{{quantile}}")],
+        ),
+        Panel(
+            title="Micro-batch size",
+            description="Rows per model predict call: concurrent requests are batched together.",
+            targets=[
+                Target(
+                    expr=f"sum(rate(serving_batch_size_rows_sum{{{n.SERVING}}}[{RATE}])) / "
+                    f"sum(rate(serving_batch_size_rows_count{{{n.SERVING}}}[{RATE}]))",
+                    legend="mean rows",
+                ),
+                Target(
+                    expr=f"histogram_quantile(0.95, sum by (le) "
+                    f"(rate(serving_batch_size_rows_bucket{{{n.SERVING}}}[{RATE}])))",
+                    legend="p95 rows",
+                ),
+            ],
+        ),
+        Panel(
+            title="Model version over time",
+            description="Registered version each pod serves; steps are champion swaps.",
+            targets=[
+                Target(
+                    expr=f"max by (instance) (serving_model_version{{{n.SERVING}}})",
+                    legend="{{instance}}",
+                )
+            ],
+        ),
+        Panel(
+            title="Saturation: in-flight requests",
+            description="Requests in progress per pod; one uvicorn worker per pod.",
+            targets=[
+                Target(
+                    expr=f"sum by (instance) (serving_inflight_requests{{{n.SERVING}}})",
+                    legend="{{instance}}",
+                )
+            ],
+        ),
+        Panel(
+            title="Model loads and load failures",
+            description="Successful (re)loads and failed registry polls or loads.",
+            targets=[
+                Target(
+                    expr=f"sum(increase(serving_model_loads_total{{{n.SERVING}}}[{RATE}]))",
+                    legend="loads",
+                ),
+                Target(
+                    expr=f"sum(increase(serving_model_load_failures_total{{{n.SERVING}}}[{RATE}]))",
+                    legend="failures",
+                ),
+            ],
+        ),
+    ]
+
+
+def _quality_panels() -> list[Panel]:
+    return [
+        Panel(
+            title="Online accuracy",
+            description="Rolling accuracy over recent feedback (ground truth).",
+            kind="stat",
+            unit="percentunit",
+            width=6,
+            height=4,
+            targets=[Target(expr=n.ONLINE_ACCURACY)],
+        ),
+        Panel(
+            title="Champion offline accuracy",
+            description="test_accuracy of the loaded version's training run.",
+            kind="stat",
+            unit="percentunit",
+            width=6,
+            height=4,
+            targets=[Target(expr=n.OFFLINE_ACCURACY)],
+        ),
+        Panel(
+            title="Champion changes (range)",
+            description="How often the served version changed in the selected time range.",
+            kind="stat",
+            width=6,
+            height=4,
+            targets=[Target(expr=f"max(changes(serving_model_version{{{n.SERVING}}}[$__range]))")],
+        ),
+        Panel(
+            title="Last retrain outcome",
+            description="Outcome of the last retrain CronJob run (pushed to the Pushgateway).",
+            kind="stat",
+            width=6,
+            height=4,
+            targets=[
+                Target(
+                    expr=f"max by (outcome) (retrain_last_outcome{{{n.RETRAIN}}}) == 1",
+                    legend="{{outcome}}",
+                )
+            ],
+        ),
+        Panel(
+            title="Per-feature drift (PSI)",
+            description=(
+                f"PSI of the sliding input window vs the training reference; alert above "
+                f"{n.DRIFT_PSI_THRESHOLD} for 15 minutes."
+            ),
+            threshold=n.DRIFT_PSI_THRESHOLD,
+            targets=[Target(expr=n.DRIFT_PSI, legend="{{feature}}")],
+        ),
+        Panel(
+            title="Online vs offline accuracy",
+            description="Online accuracy and the champion's offline score it is held to.",
+            unit="percentunit",
+            targets=[
+                Target(expr=n.ONLINE_ACCURACY, legend="online"),
+                Target(expr=n.OFFLINE_ACCURACY, legend="offline (champion)"),
+            ],
+        ),
+        Panel(
+            title="Relative accuracy drop (retrain trigger)",
+            description=(
+                f"1 - online/offline; above {n.ACCURACY_DROP_MAX:.0%} with enough feedback "
+                "the retrain job retrains."
+            ),
+            unit="percentunit",
+            threshold=n.ACCURACY_DROP_MAX,
+            targets=[Target(expr=n.ACCURACY_DROP, legend="drop")],
+        ),
+        Panel(
+            title="Prediction distribution",
+            description="Predictions per second by class and model version.",
+            unit="ops",
+            targets=[
+                Target(
+                    expr=f"sum by (model_version, class) "
+                    f"(rate(serving_predictions_total{{{n.SERVING}}}[{RATE}]))",
+                    legend="v{{model_version}} class {{class}}",
+                )
+            ],
+        ),
+        Panel(
+            title="Feedback by result",
+            description="Ground-truth feedback per second: correct, incorrect, unknown id.",
+            unit="ops",
+            targets=[
+                Target(
+                    expr=f"sum by (result) (rate(serving_feedback_total{{{n.SERVING}}}[{RATE}]))",
+                    legend="{{result}}",
+                )
+            ],
+        ),
+        Panel(
+            title="Drift window size",
+            description="Rows currently in each pod's drift window (PSI is noisy when small).",
+            targets=[
+                Target(
+                    expr=f"sum by (instance) (serving_drift_window_rows{{{n.SERVING}}})",
+                    legend="{{instance}}",
+                )
+            ],
+        ),
+        Panel(
+            title="Retrain runs",
+            description="Age of the last retrain run and of the last successful one.",
+            unit="s",
+            threshold=float(n.RETRAIN_STALE_SECONDS),
+            targets=[
+                Target(expr=n.RETRAIN_SUCCESS_AGE, legend="since last success"),
+                Target(
+                    expr=f"time() - max(retrain_last_run_timestamp_seconds{{{n.RETRAIN}}})",
+                    legend="since last run",
+                ),
+            ],
+        ),
+        Panel(
+            title="Retrain duration",
+            description="Wall time of the last retrain run.",
+            unit="s",
+            targets=[Target(expr=f"max(retrain_last_duration_seconds{{{n.RETRAIN}}})")],
+        ),
+    ]
+
+
+def _up_stat(title: str, job: str) -> Panel:
+    return Panel(
+        title=title,
+        description=f'Targets of job "{job}" that answer scrapes.',
+        kind="stat",
+        width=6,
+        height=4,
+        targets=[Target(expr=f'sum(up{{job="{job}"}})')],
+    )
+
+
+def _platform_panels() -> list[Panel]:
+    mlflow = f'job="{n.JOB_MLFLOW}"'
+    return [
+        _up_stat("MLflow up", n.JOB_MLFLOW),
+        _up_stat("Postgres up", n.JOB_POSTGRES),
+        _up_stat("Object store up", n.JOB_OBJECT_STORE),
+        Panel(
+            title="Retrain CronJob: time since last success",
+            description=(
+                f"From retrain_last_success_timestamp_seconds; stale after "
+                f"{n.RETRAIN_STALE_SECONDS // 3600}h."
+            ),
+            kind="stat",
+            unit="s",
+            width=6,
+            height=4,
+            threshold=float(n.RETRAIN_STALE_SECONDS),
+            targets=[Target(expr=n.RETRAIN_SUCCESS_AGE)],
+        ),
+        Panel(
+            title="MLflow request rate by status",
+            description="HTTP requests per second to the MLflow server.",
+            unit="reqps",
+            targets=[
+                Target(
+                    expr=f"sum by (status) (rate(mlflow_http_request_total{{{mlflow}}}[{RATE}]))",
+                    legend="{{status}}",
+                )
+            ],
+        ),
+        Panel(
+            title="MLflow latency p50 / p99",
+            description="MLflow server request latency (prometheus_flask_exporter histogram).",
+            unit="s",
+            targets=[
+                Target(
+                    expr=f"histogram_quantile({q}, sum by (le) "
+                    f"(rate(mlflow_http_request_duration_seconds_bucket{{{mlflow}}}[{RATE}])))",
+                    legend=f"p{q[2:]}",
+                )
+                for q in ("0.50", "0.99")
+            ],
+        ),
+        Panel(
+            title="Scrape health by job",
+            description="Fraction of each job's targets that Prometheus scrapes successfully.",
+            unit="percentunit",
+            targets=[Target(expr="avg by (job) (up)", legend="{{job}}")],
+        ),
+        Panel(
+            title="Scrape duration by job",
+            description="Slowest scrape per job.",
+            unit="s",
+            targets=[Target(expr="max by (job) (scrape_duration_seconds)", legend="{{job}}")],
+        ),
+        Panel(
+            title="Firing alerts",
+            description="Alerts currently firing, by name.",
+            targets=[
+                Target(
+                    expr='sum by (alertname, severity) (ALERTS{alertstate="firing"})',
+                    legend="{{alertname}} ({{severity}})",
+                )
+            ],
+        ),
+        Panel(
+            title="Rule evaluation failures",
+            description="Failed rule evaluations in Prometheus (a broken rule pages nobody).",
+            targets=[
+                Target(
+                    expr="sum(rate(prometheus_rule_evaluation_failures_total"
+                    f'{{job="{n.JOB_PROMETHEUS}"}}[{RATE}]))',
+                    legend="failures/s",
+                )
+            ],
+        ),
+    ]
+
+
+def dashboards() -> dict[str, dict[str, Any]]:
+    """File name -> dashboard JSON for every dashboard."""
+    return {
+        "model-serving.json": dashboard(
+            "mlops-model-serving",
+            "Model serving",
+            "Traffic, errors, latency, batching, model version and saturation of the model server.",
+            _serving_panels(),
+        ),
+        "model-quality.json": dashboard(
+            "mlops-model-quality",
+            "Model quality",
+            "Drift, online accuracy, predictions, champion changes and retrain outcomes.",
+            _quality_panels(),
+        ),
+        "platform.json": dashboard(
+            "mlops-platform",
+            "Platform",
+            "MLflow, Postgres, object store, scrape health and the retrain CronJob.",
+            _platform_panels(),
+        ),
+    }

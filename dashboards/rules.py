@@ -1,0 +1,300 @@
+"""Prometheus recording and alerting rules, as plain data.
+
+Every file written from `RULE_FILES` is a Prometheus rule file whose `groups:` list is also a valid
+PrometheusRule `spec.groups` (the platform's Monitoring component wraps it unchanged).
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from dashboards import names as n
+
+
+@dataclass(frozen=True, kw_only=True)
+class Record:
+    """A recording rule."""
+
+    record: str
+    expr: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The rule as it appears in a rule file."""
+        rule: dict[str, Any] = {"record": self.record, "expr": self.expr}
+        if self.labels:
+            rule["labels"] = dict(self.labels)
+        return rule
+
+
+@dataclass(frozen=True, kw_only=True)
+class Alert:
+    """An alerting rule with the annotations every alert on this platform carries."""
+
+    name: str
+    expr: str
+    for_: str
+    severity: str
+    summary: str
+    description: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The rule as it appears in a rule file, with its runbook link."""
+        return {
+            "alert": self.name,
+            "expr": self.expr,
+            "for": self.for_,
+            "labels": {"severity": self.severity},
+            "annotations": {
+                "summary": self.summary,
+                "description": self.description,
+                "runbook_url": runbook_url(self.name),
+            },
+        }
+
+
+def runbook_url(alert: str) -> str:
+    """Link to docs/runbooks/<alert>.md under the repository's base URL."""
+    return f"{n.RUNBOOK_BASE_URL}/{alert}.md"
+
+
+def _ratio_of_status(status_regex: str) -> str:
+    # `or 0 * rate(all)` keeps the numerator defined (as 0) when no request had this status yet,
+    # so the ratio is 0 instead of "no data"; and it stays defined when every request failed.
+    return (
+        f"sum by (job) (\n"
+        f'  rate(serving_requests_total{{{n.SERVING_API}, status=~"{status_regex}"}}[5m])\n'
+        f"  or 0 * rate(serving_requests_total{{{n.SERVING_API}}}[5m])\n"
+        f")\n"
+        f"/ sum by (job) (rate(serving_requests_total{{{n.SERVING_API}}}[5m]))"
+    )
+
+
+def _all_down(job: str) -> str:
+    # `absent(...) * 0` makes "no target at all" report the same value (0 up) as "all targets down".
+    return f'(sum by (job) (up{{job="{job}"}}) == 0) or (absent(up{{job="{job}"}}) * 0)'
+
+
+SERVING_RECORDS = [
+    Record(
+        record=n.REQUESTS_RATE,
+        expr=f"sum by (job) (rate(serving_requests_total{{{n.SERVING_API}}}[5m]))",
+    ),
+    Record(record=n.ERROR_RATIO, expr=_ratio_of_status("5..")),
+    Record(record=n.CLIENT_ERROR_RATIO, expr=_ratio_of_status("4..")),
+    *(
+        Record(
+            record=n.LATENCY_QUANTILE,
+            expr=(
+                f"histogram_quantile({q}, sum by (job, le) "
+                f"(rate(serving_request_duration_seconds_bucket{{{n.SERVING_PREDICT}}}[5m])))"
+            ),
+            labels={"quantile": q},
+        )
+        for q in ("0.5", "0.95", "0.99")
+    ),
+]
+
+SERVING_ALERTS = [
+    Alert(
+        name="ServingDown",
+        expr=_all_down(n.JOB_SERVING),
+        for_="2m",
+        severity="critical",
+        summary="No model-serving replica is up",
+        description=(
+            '{{ $value | printf "%.0f" }} replicas of {{ $labels.job }} answer Prometheus scrapes '
+            "for 2 minutes: predictions are failing."
+        ),
+    ),
+    Alert(
+        name="ServingErrorRatioHigh",
+        expr=f"{n.ERROR_RATIO} > {n.ERROR_RATIO_SLO}",
+        for_="5m",
+        severity="critical",
+        summary="Model serving returns too many 5xx responses",
+        description=(
+            "{{ $value | humanizePercentage }} of API requests to {{ $labels.job }} returned 5xx "
+            f"over 5 minutes (SLO: at most {n.ERROR_RATIO_SLO:.0%})."
+        ),
+    ),
+    Alert(
+        name="ServingClientErrorRatioHigh",
+        expr=f"{n.CLIENT_ERROR_RATIO} > {n.CLIENT_ERROR_RATIO_MAX}",
+        for_="10m",
+        severity="warning",
+        summary="Model serving rejects many requests (4xx)",
+        description=(
+            "{{ $value | humanizePercentage }} of API requests to {{ $labels.job }} were rejected "
+            f"with 4xx over 5 minutes (limit {n.CLIENT_ERROR_RATIO_MAX:.0%}): callers send "
+            "payloads the model signature refuses."
+        ),
+    ),
+    Alert(
+        name="ServingLatencyP99High",
+        expr=f'{n.LATENCY_QUANTILE}{{quantile="0.99"}} > {n.LATENCY_P99_BUDGET_SECONDS}',
+        for_="10m",
+        severity="warning",
+        summary="Model serving p99 latency is over budget",
+        description=(
+            "p99 prediction latency of {{ $labels.job }} is {{ $value | humanizeDuration }} "
+            f"(budget {n.LATENCY_P99_BUDGET_SECONDS * 1000:.0f}ms)."
+        ),
+    ),
+    Alert(
+        name="ModelLoadFailures",
+        expr=(
+            f"sum by (job) (increase(serving_model_load_failures_total{{{n.SERVING}}}[10m])) "
+            f"> {n.MODEL_LOAD_FAILURES_MAX}"
+        ),
+        for_="5m",
+        severity="warning",
+        summary="Model serving cannot poll the registry or load the model",
+        description=(
+            '{{ $value | printf "%.0f" }} failed registry polls or model loads on '
+            "{{ $labels.job }} in 10 minutes; serving keeps the last good model."
+        ),
+    ),
+]
+
+QUALITY_RECORDS = [
+    Record(
+        record=n.DRIFT_PSI, expr=f"max by (job, feature) (serving_feature_drift_psi{{{n.SERVING}}})"
+    ),
+    Record(
+        record=n.ONLINE_ACCURACY,
+        expr=f"avg by (job) (serving_online_accuracy_ratio{{{n.SERVING}}})",
+    ),
+    Record(
+        record=n.OFFLINE_ACCURACY,
+        expr=f"avg by (job) (serving_model_offline_accuracy_ratio{{{n.SERVING}}})",
+    ),
+    Record(record=n.ACCURACY_DROP, expr=f"1 - {n.ONLINE_ACCURACY} / {n.OFFLINE_ACCURACY}"),
+    Record(
+        record=n.LABELLED_FEEDBACK,
+        expr=(
+            "sum by (job) (increase(serving_feedback_total"
+            f'{{{n.SERVING}, result=~"correct|incorrect"}}[1h]))'
+        ),
+    ),
+    Record(
+        record=n.RETRAIN_SUCCESS_AGE,
+        expr=f"time() - max by (job) (retrain_last_success_timestamp_seconds{{{n.RETRAIN}}})",
+    ),
+]
+
+_STALE_HOURS = n.RETRAIN_STALE_SECONDS // 3600
+
+QUALITY_ALERTS = [
+    Alert(
+        name="FeatureDriftHigh",
+        expr=f"{n.DRIFT_PSI} > {n.DRIFT_PSI_THRESHOLD}",
+        for_="15m",
+        severity="warning",
+        summary="Input feature drifted from the training distribution",
+        description=(
+            "PSI of feature {{ $labels.feature }} on {{ $labels.job }} is "
+            '{{ $value | printf "%.3f" }} for 15 minutes '
+            f"(threshold {n.DRIFT_PSI_THRESHOLD}): live inputs no longer look like training data."
+        ),
+    ),
+    Alert(
+        name="OnlineAccuracyDrop",
+        expr=(
+            f"{n.ACCURACY_DROP} > {n.ACCURACY_DROP_MAX}\n"
+            f"and on (job) {n.LABELLED_FEEDBACK} >= {n.MIN_LABELLED_FEEDBACK}"
+        ),
+        for_="15m",
+        severity="warning",
+        summary="Online accuracy fell below the champion's offline score",
+        description=(
+            "Online accuracy of {{ $labels.job }} is {{ $value | humanizePercentage }} below "
+            "the champion's offline test_accuracy "
+            f"(allowed {n.ACCURACY_DROP_MAX:.0%}); this is the retrain trigger."
+        ),
+    ),
+    Alert(
+        name="ModelStale",
+        expr=(
+            f"{n.RETRAIN_SUCCESS_AGE} > {n.RETRAIN_STALE_SECONDS}\n"
+            f"or absent_over_time(retrain_last_success_timestamp_seconds{{{n.RETRAIN}}}"
+            f"[{_STALE_HOURS}h])"
+        ),
+        for_="10m",
+        severity="warning",
+        summary="No successful retrain within the schedule plus margin",
+        description=(
+            "{{ if lt $value 2.0 }}No successful retrain was recorded in the last "
+            f"{_STALE_HOURS}h"
+            "{{ else }}The last successful retrain was {{ $value | humanizeDuration }} ago"
+            "{{ end }} (schedule "
+            f"{n.RETRAIN_SCHEDULE_SECONDS // 3600}h + margin {n.RETRAIN_MARGIN_SECONDS // 3600}h)."
+        ),
+    ),
+    Alert(
+        name="RetrainFailed",
+        expr=(
+            f"(time() - max by (job) (retrain_last_run_timestamp_seconds{{{n.RETRAIN}}}))\n"
+            "and on (job) (max by (job) "
+            f'(retrain_last_outcome{{{n.RETRAIN}, outcome="failed"}}) == 1)'
+        ),
+        for_="0m",
+        severity="warning",
+        summary="The last retrain run failed",
+        description=(
+            "The last retrain run of {{ $labels.job }} finished "
+            "{{ $value | humanizeDuration }} ago with outcome failed; the champion is unchanged."
+        ),
+    ),
+]
+
+# Jobs without a dedicated "down" alert; serving and MLflow have ServingDown and MLflowDown.
+_MISSING_JOBS = [j for j in n.SCRAPED_JOBS if j not in (n.JOB_SERVING, n.JOB_MLFLOW)]
+
+PLATFORM_ALERTS = [
+    Alert(
+        name="MLflowDown",
+        expr=_all_down(n.JOB_MLFLOW),
+        for_="2m",
+        severity="critical",
+        summary="The MLflow tracking server and registry are down",
+        description=(
+            '{{ $value | printf "%.0f" }} MLflow servers ({{ $labels.job }}) answer Prometheus '
+            "scrapes for 2 minutes: training cannot log or register, "
+            "serving cannot follow the alias."
+        ),
+    ),
+    Alert(
+        name="ScrapeTargetMissing",
+        expr="up == 0\n"
+        + "".join(f'or (absent(up{{job="{j}"}}) * 0)\n' for j in _MISSING_JOBS).rstrip("\n"),
+        for_="5m",
+        severity="warning",
+        summary="A scrape target is down or missing",
+        description=(
+            "Prometheus has no successful scrape of job {{ $labels.job }}"
+            "{{ with $labels.instance }} ({{ . }}){{ end }} for 5 minutes (up = {{ $value }}); "
+            "its panels and alerts are blind."
+        ),
+    ),
+]
+
+
+def _file(groups: list[tuple[str, list[Record] | list[Alert]]]) -> dict[str, Any]:
+    return {
+        "groups": [
+            {"name": name, "rules": [rule.to_dict() for rule in rules]} for name, rules in groups
+        ]
+    }
+
+
+RULE_FILES: dict[str, dict[str, Any]] = {
+    "serving.yaml": _file(
+        [("mlops-serving.rules", SERVING_RECORDS), ("mlops-serving.alerts", SERVING_ALERTS)]
+    ),
+    "quality.yaml": _file(
+        [("mlops-quality.rules", QUALITY_RECORDS), ("mlops-quality.alerts", QUALITY_ALERTS)]
+    ),
+    "platform.yaml": _file([("mlops-platform.alerts", PLATFORM_ALERTS)]),
+}
+
+ALERTS: list[Alert] = [*SERVING_ALERTS, *QUALITY_ALERTS, *PLATFORM_ALERTS]
