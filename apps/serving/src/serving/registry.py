@@ -1,0 +1,143 @@
+"""Follow a registry alias: poll MLflow, load a new version off the event loop, swap it in."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.exceptions import MlflowException
+from mlflow.models import Model
+from mlflow.tracking import MlflowClient
+
+from serving.drift import DriftReference, parse_reference
+from serving.metrics import ServingMetrics
+from serving.model_store import ModelSnapshot, ModelStore
+from serving.settings import Settings
+from serving.validation import InputSchema
+
+logger = logging.getLogger(__name__)
+
+DRIFT_REFERENCE_PATH = "drift/reference.json"
+# MLflow answered, but the alias or version is not there: the registry is up.
+_REGISTRY_ANSWERED = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
+# MLflow's client retries a failed call for minutes by default; a poller must fail fast and
+# try again at the next poll. Operators can still override these standard MLflow variables.
+_MLFLOW_HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+}
+
+
+class RegistryFollower:
+    """Polls ``MODEL_NAME@MODEL_ALIAS`` and publishes each new version as a snapshot."""
+
+    def __init__(self, settings: Settings, store: ModelStore, metrics: ServingMetrics) -> None:
+        for key, value in _MLFLOW_HTTP_DEFAULTS.items():
+            os.environ.setdefault(key, value)
+        mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+        mlflow.set_registry_uri(settings.mlflow_tracking_uri)
+        self._settings = settings
+        self._store = store
+        self._metrics = metrics
+        self._client = MlflowClient(settings.mlflow_tracking_uri, settings.mlflow_tracking_uri)
+
+    async def run(self) -> None:
+        """Poll forever (cancelled at shutdown); blocking MLflow calls run in a thread."""
+        while True:
+            await asyncio.to_thread(self.poll_once)
+            await asyncio.sleep(self._settings.model_poll_interval_seconds)
+
+    def poll_once(self) -> None:
+        """Resolve the alias once; load and swap if it points at a new version."""
+        name, alias = self._settings.model_name, self._settings.model_alias
+        try:
+            version = self._client.get_model_version_by_alias(name, alias)
+        except MlflowException as exc:
+            answered = exc.error_code in _REGISTRY_ANSWERED
+            self._fail(f"alias {alias!r} of model {name!r} not found: {exc.message}", answered)
+            return
+        except Exception as exc:  # connection refused, DNS, timeouts: MLflow is down
+            self._fail(f"MLflow at {self._settings.mlflow_tracking_uri} unreachable: {exc}", False)
+            return
+        self._registry_up()
+        current = self._store.current
+        if current is not None and current.version == str(version.version):
+            return
+        try:
+            snapshot = self._load(str(version.version), version.run_id)
+        except Exception as exc:  # keep serving the last good model
+            logger.exception("loading %s version %s failed", name, version.version)
+            self._fail(f"loading {name} version {version.version} failed: {exc}", True)
+            return
+        self._publish(snapshot)
+
+    def _load(self, version: str, run_id: str | None) -> ModelSnapshot:
+        uri = f"models:/{self._settings.model_name}/{version}"
+        with tempfile.TemporaryDirectory(prefix="serving-model-") as tmp:
+            local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
+            schema = InputSchema.from_signature(Model.load(local).signature)
+            # The sklearn flavor (not pyfunc): the raw Pipeline, without pyfunc's per-call
+            # schema enforcement, which validation.py already did once per request.
+            model = mlflow.sklearn.load_model(local)
+            reference = self._drift_reference(run_id, tmp) if run_id else None
+        accuracy = None
+        if run_id:
+            accuracy = self._client.get_run(run_id).data.metrics.get("test_accuracy")
+        return ModelSnapshot(
+            name=self._settings.model_name,
+            version=version,
+            alias=self._settings.model_alias,
+            model=model,
+            schema=schema,
+            drift_reference=reference,
+            offline_accuracy=accuracy,
+            run_id=run_id or "",
+        )
+
+    def _drift_reference(self, run_id: str, tmp: str) -> DriftReference | None:
+        try:
+            path = self._client.download_artifacts(run_id, DRIFT_REFERENCE_PATH, tmp)
+        except Exception as exc:  # a model without a reference is served, without drift
+            logger.warning("run %s: no %s (%s); drift off", run_id, DRIFT_REFERENCE_PATH, exc)
+            return None
+        document: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+        return parse_reference(document)
+
+    def _publish(self, snapshot: ModelSnapshot) -> None:
+        previous = self._store.swap(snapshot)
+        m = self._metrics
+        if previous is not None:
+            m.model_info.remove(previous.name, previous.version, previous.alias)
+        m.model_info.labels(snapshot.name, snapshot.version, snapshot.alias).set(1)
+        m.model_version.set(float(snapshot.version))
+        accuracy = snapshot.offline_accuracy
+        m.offline_accuracy.set(math.nan if accuracy is None else accuracy)
+        m.model_loads.inc()
+        m.last_load_timestamp.set(snapshot.loaded_at)
+        self._store.registry.last_error = None
+        logger.info("serving %s version %s", snapshot.name, snapshot.version)
+
+    def _registry_up(self) -> None:
+        status = self._store.registry
+        status.up = True
+        status.last_error = None
+        status.last_success_at = time.time()
+        self._metrics.registry_up.set(1)
+
+    def _fail(self, message: str, registry_answered: bool) -> None:
+        status = self._store.registry
+        status.up = registry_answered
+        status.last_error = message
+        status.last_error_at = time.time()
+        self._metrics.registry_up.set(1 if registry_answered else 0)
+        self._metrics.model_load_failures.inc()
+        logger.warning("%s", message)

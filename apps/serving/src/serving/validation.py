@@ -1,0 +1,243 @@
+"""Request validation against the model signature: every error names the field at fault."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+# JSON type names for messages (a client thinks in JSON, not Python).
+_JSON_TYPES: dict[type, str] = {
+    dict: "object",
+    list: "array",
+    str: "string",
+    bool: "boolean",
+    int: "number",
+    float: "number",
+    type(None): "null",
+}
+
+_KIND_BY_MLFLOW_TYPE = {
+    "double": ("number", "float64"),
+    "float": ("number", "float32"),
+    "long": ("integer", "int64"),
+    "integer": ("integer", "int32"),
+    "string": ("string", "object"),
+    "boolean": ("boolean", "bool"),
+}
+
+
+class InputError(Exception):
+    """A client error: HTTP status, a message naming the field, and the field path."""
+
+    def __init__(self, status: int, message: str, field: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+
+
+class SchemaError(ValueError):
+    """The model's signature cannot be served (no column names or unsupported types)."""
+
+
+def json_type(value: object) -> str:
+    """The JSON name of a decoded value's type."""
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _is_number(value: object) -> bool:
+    kind = type(value)
+    return (kind is float and math.isfinite(value)) or kind is int  # type: ignore[arg-type]
+
+
+def _is_integer(value: object) -> bool:
+    kind = type(value)
+    return kind is int or (kind is float and value.is_integer())  # type: ignore[attr-defined]
+
+
+_CHECKS: dict[str, Callable[[object], bool]] = {
+    "number": _is_number,
+    "integer": _is_integer,
+    "string": lambda value: type(value) is str,
+    "boolean": lambda value: type(value) is bool,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One input column of the signature."""
+
+    name: str
+    kind: str  # number | integer | string | boolean
+    dtype: str  # numpy dtype used to build the model input
+    required: bool
+
+    def describe(self, value: object) -> str:
+        """Why ``value`` is not acceptable for this column."""
+        if type(value) is float and not math.isfinite(value):
+            return f"expected a finite {self.kind}, got {value}"
+        return f"expected {self.kind}, got {json_type(value)} {_short(value)}"
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+@dataclass(frozen=True, slots=True)
+class InputSchema:
+    """The signature's columns in order, with fast lookups for validation."""
+
+    columns: tuple[Column, ...]
+    names: frozenset[str]
+
+    @classmethod
+    def from_signature(cls, signature: Any) -> InputSchema:
+        """Build from an ``mlflow.models.ModelSignature``; refuse what serving cannot check."""
+        if signature is None or signature.inputs is None:
+            raise SchemaError("the model has no input signature; log it with signature=...")
+        inputs = signature.inputs
+        if inputs.is_tensor_spec() or not inputs.has_input_names():
+            raise SchemaError("the model signature must name its columns (a DataFrame schema)")
+        columns = []
+        for spec in inputs.inputs:
+            type_name = getattr(spec.type, "name", str(spec.type))
+            if type_name not in _KIND_BY_MLFLOW_TYPE:
+                raise SchemaError(f"column {spec.name!r} has unsupported type {type_name!r}")
+            kind, dtype = _KIND_BY_MLFLOW_TYPE[type_name]
+            columns.append(Column(spec.name, kind, dtype, bool(spec.required)))
+        return cls(tuple(columns), frozenset(c.name for c in columns))
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Validated rows as columns in signature order (values are plain JSON scalars)."""
+
+    columns: dict[str, list[Any]]
+    n_rows: int
+
+
+def parse_json(body: bytes) -> Any:
+    """Decode a JSON body; malformed JSON is a 400 that says where it broke."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as fast_error:
+        # The strict fast parser refuses NaN/Infinity literals; the lenient stdlib parser
+        # accepts them so validation can name the feature that holds one.
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise InputError(400, f"malformed JSON body: {fast_error}", "body") from None
+
+
+def check_size(n_rows: int, field: str, max_rows: int) -> None:
+    """Refuse empty and oversized batches."""
+    if n_rows == 0:
+        raise InputError(422, f"{field}: empty batch; send at least one row", field)
+    if n_rows > max_rows:
+        raise InputError(
+            422,
+            f"{field}: {n_rows} rows exceed MAX_BATCH_ROWS={max_rows}; split the batch",
+            field,
+        )
+
+
+def _key_error(row: Mapping[str, Any], schema: InputSchema, where: str) -> InputError:
+    missing = sorted(c.name for c in schema.columns if c.required and c.name not in row)
+    if missing:
+        return InputError(422, f"{where}: missing feature {missing[0]!r}", f"{where}.{missing[0]}")
+    extra = sorted(str(key) for key in row if key not in schema.names)
+    field = f"{where}.{extra[0]}" if extra else where
+    return InputError(422, f"{where}: unknown feature {extra[0]!r}", field)
+
+
+def records_to_batch(records: Any, schema: InputSchema, field: str, max_rows: int) -> Batch:
+    """Validate a list of ``{feature: value}`` objects (TF ``instances``, ``dataframe_records``)."""
+    if type(records) is not list:
+        raise InputError(
+            422, f"{field}: expected an array of rows, got {json_type(records)}", field
+        )
+    check_size(len(records), field, max_rows)
+    columns: dict[str, list[Any]] = {c.name: [] for c in schema.columns}
+    names = schema.names
+    for index, row in enumerate(records):
+        if type(row) is not dict:
+            where = f"{field}[{index}]"
+            raise InputError(
+                422, f"{where}: expected an object of features, got {json_type(row)}", where
+            )
+        if row.keys() != names:
+            optional_only = row.keys() <= names
+            if not optional_only or any(c.required and c.name not in row for c in schema.columns):
+                raise _key_error(row, schema, f"{field}[{index}]")
+        for column in schema.columns:
+            value = row.get(column.name)
+            if not _CHECKS[column.kind](value):
+                _raise_value(column, value, f"{field}[{index}].{column.name}")
+            columns[column.name].append(value)
+    return Batch(columns, len(records))
+
+
+def _raise_value(column: Column, value: object, where: str) -> None:
+    if value is None and not column.required:
+        return
+    raise InputError(422, f"{where}: {column.describe(value)}", where)
+
+
+def matrix_to_batch(
+    rows: Any, names: list[str], schema: InputSchema, field: str, max_rows: int
+) -> Batch:
+    """Validate positional rows (``dataframe_split`` data) whose columns are ``names``."""
+    if type(rows) is not list:
+        raise InputError(422, f"{field}: expected an array of rows, got {json_type(rows)}", field)
+    check_size(len(rows), field, max_rows)
+    _check_names(names, schema, field)
+    columns: dict[str, list[Any]] = {c.name: [] for c in schema.columns}
+    by_name = {c.name: c for c in schema.columns}
+    for index, row in enumerate(rows):
+        where = f"{field}[{index}]"
+        if type(row) is not list or len(row) != len(names):
+            raise InputError(
+                422, f"{where}: expected an array of {len(names)} values ({names})", where
+            )
+        for name, value in zip(names, row, strict=True):
+            column = by_name[name]
+            if not _CHECKS[column.kind](value):
+                _raise_value(column, value, f"{where}.{name}")
+            columns[name].append(value)
+    for column in schema.columns:
+        if column.name not in names:
+            columns[column.name] = [None] * len(rows)
+    return Batch(columns, len(rows))
+
+
+def _check_names(names: list[str], schema: InputSchema, field: str) -> None:
+    for name in names:
+        if name not in schema.names:
+            raise InputError(422, f"{field}: unknown feature {name!r}", f"{field}.{name}")
+    for column in schema.columns:
+        if column.required and column.name not in names:
+            raise InputError(
+                422, f"{field}: missing feature {column.name!r}", f"{field}.{column.name}"
+            )
+    if len(set(names)) != len(names):
+        raise InputError(422, f"{field}: duplicate column names {names}", field)
+
+
+def columns_to_batch(data: Any, schema: InputSchema, field: str, max_rows: int) -> Batch:
+    """Validate ``{feature: [values...]}`` (MLflow ``inputs`` in column form)."""
+    names = list(data)
+    _check_names(names, schema, field)
+    lengths = {len(v) if type(v) is list else -1 for v in data.values()}
+    if -1 in lengths or len(lengths) != 1:
+        raise InputError(
+            422, f"{field}: every feature must map to an array of the same length", field
+        )
+    n_rows = lengths.pop()
+    rows = [[data[name][i] for name in names] for i in range(n_rows)]
+    return matrix_to_batch(rows, names, schema, field, max_rows)
