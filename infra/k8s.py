@@ -19,6 +19,8 @@ _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # The restricted Pod Security Standard needs a numeric non-root UID when the image's USER is a
 # name or root; 1000 is the conventional first unprivileged user and owns nothing in the images.
 DEFAULT_UID = 1000
+# Writable scratch space for read-only-root containers: always an emptyDir volume in the pod.
+SCRATCH = "/tmp"  # noqa: S108  # a pod-local emptyDir mount point, not the node's /tmp
 
 
 def is_dns1123_label(value: str) -> bool:

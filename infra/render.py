@@ -27,6 +27,10 @@ from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mo
 from infra.config import PROJECT, ConfigError, PlatformConfig, load_stack_file
 from infra.platform import build_platform
 
+# Pulumi's wire marker for secret values (pulumi.runtime.rpc._special_sig_key and
+# _special_secret_sig); copied because those names are private.
+_SIG_KEY = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105  # a marker, not a secret
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CLUSTER_FILE = "_cluster"
 
@@ -69,6 +73,9 @@ def _normalize(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):
+        if value.get(_SIG_KEY) == _SECRET_SIG:
+            # A secret that survived deserialization: keep its value (placeholders by then).
+            return _normalize(value.get("value"))
         return {str(k): _normalize(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_normalize(v) for v in value]

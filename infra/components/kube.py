@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -12,3 +13,17 @@ def fields(**kwargs: Any) -> dict[str, Any]:
     plain data keeps them testable without the engine, and this one helper keeps mypy strict.
     """
     return kwargs
+
+
+def manifest_args(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Turn a Kubernetes-shaped dict (camelCase top-level keys) into SDK keyword arguments.
+
+    Only the top level needs snake_case (`roleRef` -> `role_ref`); nested dicts stay camelCase.
+    apiVersion and kind are dropped: the SDK class fixes them.
+    """
+    result: dict[str, Any] = {}
+    for key, value in manifest.items():
+        if key in ("apiVersion", "kind"):
+            continue
+        result[re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()] = value
+    return result

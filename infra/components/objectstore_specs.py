@@ -1,0 +1,241 @@
+"""Pure spec builders for the ObjectStore component (MinIO, SeaweedFS, the bucket Job)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from infra import k8s, versions
+from infra.config import ObjectStoreConfig
+
+APP_COMPONENT = "object-store"
+ACCESS_KEY = "AWS_ACCESS_KEY_ID"
+SECRET_KEY = "AWS_SECRET_ACCESS_KEY"  # noqa: S105  # a key name, not a value
+MINIO_PORT = 9000
+SEAWEEDFS_PORT = 8333
+SEAWEEDFS_METRICS_PORT = 9327
+SEAWEEDFS_CONFIG_KEY = "s3.json"
+DATA_MOUNT = "/data"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Server:
+    """How one in-cluster S3 engine runs."""
+
+    app: str
+    image: str
+    port: int
+    args: list[str]
+    probe_path: str | None
+    metrics_port: int
+
+
+def server_for(engine: str) -> Server:
+    """Return the container facts of an in-cluster engine."""
+    if engine == "minio":
+        return Server(
+            app="minio",
+            image=versions.MINIO_IMAGE,
+            port=MINIO_PORT,
+            # --certs-dir under /tmp: the root filesystem is read-only and MinIO creates it.
+            args=[
+                "server",
+                DATA_MOUNT,
+                "--address",
+                f":{MINIO_PORT}",
+                "--certs-dir",
+                f"{k8s.SCRATCH}/certs",
+            ],
+            probe_path="/minio/health/ready",
+            metrics_port=MINIO_PORT,
+        )
+    if engine == "seaweedfs":
+        return Server(
+            app="seaweedfs",
+            image=versions.SEAWEEDFS_IMAGE,
+            port=SEAWEEDFS_PORT,
+            args=[
+                "server",
+                f"-dir={DATA_MOUNT}",
+                "-ip.bind=0.0.0.0",
+                "-s3",
+                f"-s3.port={SEAWEEDFS_PORT}",
+                f"-s3.config=/etc/seaweedfs/{SEAWEEDFS_CONFIG_KEY}",
+                f"-metricsPort={SEAWEEDFS_METRICS_PORT}",
+                "-master.volumeSizeLimitMB=1024",
+            ],
+            probe_path=None,
+            metrics_port=SEAWEEDFS_METRICS_PORT,
+        )
+    raise ValueError(f"ObjectStore engine {engine!r} has no in-cluster server")
+
+
+def seaweedfs_identities(access_var: str, secret_var: str) -> str:
+    """Return the SeaweedFS S3 identity file template (`${var}` filled by SecretStore)."""
+    identity = {
+        "name": "platform",
+        "credentials": [{"accessKey": f"${{{access_var}}}", "secretKey": f"${{{secret_var}}}"}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    }
+    return json.dumps({"identities": [identity]}, sort_keys=True)
+
+
+def in_cluster_endpoint(engine: str, service: str, namespace: str) -> str:
+    """Return the S3 endpoint URL of the in-cluster Service."""
+    return f"http://{service}.{namespace}.svc.cluster.local:{server_for(engine).port}"
+
+
+def pvc(name: str, namespace: str, cfg: ObjectStoreConfig) -> dict[str, Any]:
+    """Return the data PersistentVolumeClaim."""
+    spec: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": cfg.storage_size}},
+    }
+    if cfg.storage_class:
+        spec["storageClassName"] = cfg.storage_class
+    return {"metadata": {"name": name, "namespace": namespace}, "spec": spec}
+
+
+def server_deployment(
+    name: str,
+    namespace: str,
+    cfg: ObjectStoreConfig,
+    *,
+    credentials_secret: str,
+    config_secret: str | None,
+) -> dict[str, Any]:
+    """Return the single-replica server Deployment for minio or seaweedfs."""
+    server = server_for(cfg.engine)
+    assert cfg.resources is not None  # noqa: S101  # config validation guarantees it
+    labels = k8s.labels(server.app, APP_COMPONENT, server.image.rsplit(":", 1)[-1])
+    env = [
+        k8s.secret_env("MINIO_ROOT_USER", credentials_secret, ACCESS_KEY),
+        k8s.secret_env("MINIO_ROOT_PASSWORD", credentials_secret, SECRET_KEY),
+        # Prometheus scrapes /minio/v2/metrics/cluster without a bearer token, in-cluster only.
+        {"name": "MINIO_PROMETHEUS_AUTH_TYPE", "value": "public"},
+    ]
+    volumes: list[dict[str, Any]] = [
+        {"name": "data", "persistentVolumeClaim": {"claimName": name}},
+        {"name": "tmp", "emptyDir": {}},
+    ]
+    mounts: list[dict[str, Any]] = [
+        {"name": "data", "mountPath": DATA_MOUNT},
+        {"name": "tmp", "mountPath": k8s.SCRATCH},
+    ]
+    if cfg.engine == "seaweedfs":
+        env = []
+        volumes.append({"name": "s3-config", "secret": {"secretName": config_secret}})
+        mounts.append({"name": "s3-config", "mountPath": "/etc/seaweedfs", "readOnly": True})
+    if server.probe_path:
+        ready = k8s.http_probe(server.probe_path, server.port)
+        live = k8s.http_probe("/minio/health/live", server.port, period=20)
+    else:
+        ready = {"tcpSocket": {"port": server.port}, "periodSeconds": 10, "failureThreshold": 6}
+        live = {"tcpSocket": {"port": server.port}, "periodSeconds": 20, "failureThreshold": 6}
+    ports = [{"name": "s3", "containerPort": server.port, "protocol": "TCP"}]
+    if server.metrics_port != server.port:
+        ports.append({"name": "metrics", "containerPort": server.metrics_port, "protocol": "TCP"})
+    container = {
+        "name": server.app,
+        "image": server.image,
+        "args": server.args,
+        "env": env,
+        "ports": ports,
+        "readinessProbe": ready,
+        "livenessProbe": live,
+        "resources": k8s.resources(
+            cfg.resources.requests.model_dump(), cfg.resources.limits.model_dump()
+        ),
+        "securityContext": k8s.container_security_context(),
+        "volumeMounts": mounts,
+    }
+    return {
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "replicas": 1,
+            # One writer on a ReadWriteOnce volume: never run old and new pods side by side.
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": k8s.selector_labels(server.app, APP_COMPONENT)},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "serviceAccountName": name,
+                    "automountServiceAccountToken": False,
+                    "securityContext": k8s.pod_security_context(fs_group=k8s.DEFAULT_UID),
+                    "containers": [container],
+                    "volumes": volumes,
+                },
+            },
+        },
+    }
+
+
+def server_service(name: str, namespace: str, engine: str) -> dict[str, Any]:
+    """Return the ClusterIP Service in front of the server."""
+    server = server_for(engine)
+    ports = [{"name": "s3", "port": server.port, "targetPort": "s3", "protocol": "TCP"}]
+    if server.metrics_port != server.port:
+        ports.append({"name": "metrics", "port": server.metrics_port, "targetPort": "metrics"})
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": k8s.labels(server.app, APP_COMPONENT),
+        },
+        "spec": {
+            "type": "ClusterIP",
+            "selector": k8s.selector_labels(server.app, APP_COMPONENT),
+            "ports": ports,
+        },
+    }
+
+
+BUCKET_SCRIPT = """set -eu
+mc alias set store "$S3_ENDPOINT" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >/dev/null
+for bucket in $BUCKETS; do
+  mc mb --ignore-existing "store/$bucket"
+done
+"""
+
+
+def bucket_job(
+    name: str, namespace: str, *, endpoint: str, credentials_secret: str, buckets: list[str]
+) -> dict[str, Any]:
+    """Return a Job that creates the buckets idempotently (`mc mb --ignore-existing`)."""
+    labels = k8s.labels("bucket-init", "bucket-init")
+    container = {
+        "name": "mc",
+        "image": versions.MC_IMAGE,
+        "command": ["/bin/sh", "-c", BUCKET_SCRIPT],
+        "env": [
+            {"name": "S3_ENDPOINT", "value": endpoint},
+            {"name": "BUCKETS", "value": " ".join(sorted(buckets))},
+            # mc keeps its alias file here; the root filesystem is read-only.
+            {"name": "MC_CONFIG_DIR", "value": f"{k8s.SCRATCH}/.mc"},
+            k8s.secret_env(ACCESS_KEY, credentials_secret, ACCESS_KEY),
+            k8s.secret_env(SECRET_KEY, credentials_secret, SECRET_KEY),
+        ],
+        "resources": k8s.resources(
+            {"cpu": "50m", "memory": "64Mi"}, {"cpu": "200m", "memory": "128Mi"}
+        ),
+        "securityContext": k8s.container_security_context(),
+        "volumeMounts": [{"name": "tmp", "mountPath": k8s.SCRATCH}],
+    }
+    return {
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            # Retries cover the window where the server is still starting.
+            "backoffLimit": 10,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "restartPolicy": "OnFailure",
+                    "automountServiceAccountToken": False,
+                    "securityContext": k8s.pod_security_context(),
+                    "containers": [container],
+                    "volumes": [{"name": "tmp", "emptyDir": {}}],
+                },
+            },
+        },
+    }

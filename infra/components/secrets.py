@@ -1,0 +1,168 @@
+"""SecretStore: every platform credential, generated once, shared only where it is consumed."""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as kubernetes
+import pulumi_random as random
+
+from infra import k8s
+from infra.components.kube import fields, manifest_args
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecretSpec:
+    """One Kubernetes Secret in one namespace.
+
+    Attributes:
+        name: metadata.name of the Secret.
+        namespace: where it lives (the consumer's namespace: pods read Secrets only locally).
+        data: key -> value template; `${password_name}` is replaced by that generated password
+            (or by a config-provided secret of that name).
+        readers: ServiceAccounts (in the same namespace) allowed to `get` this one Secret.
+        type: the Secret type (kubernetes.io/basic-auth for CloudNativePG's initdb secret).
+    """
+
+    name: str
+    namespace: str
+    data: dict[str, str]
+    readers: tuple[str, ...]
+    type: str = "Opaque"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecretStoreArgs:
+    """What to generate and where to put it.
+
+    Attributes:
+        passwords: name -> length of each `random.RandomPassword` to generate.
+        provided: name -> secret values from stack config (e.g. an external S3 key).
+        secrets: the Secrets to create from them.
+    """
+
+    passwords: dict[str, int]
+    secrets: tuple[SecretSpec, ...]
+    provided: dict[str, str] = field(default_factory=dict)
+
+
+def template_names(template: str) -> set[str]:
+    """Return the `${name}` placeholders used in a template."""
+    names = set()
+    for _, named, braced, _ in string.Template.pattern.findall(template):
+        names.add(named or braced)
+    return names - {""}
+
+
+def validate_args(args: SecretStoreArgs) -> None:
+    """Raise ValueError if a template refers to an unknown value or a name is invalid."""
+    known = set(args.passwords) | set(args.provided)
+    overlap = set(args.passwords) & set(args.provided)
+    if overlap:
+        raise ValueError(f"SecretStoreArgs: {sorted(overlap)} are both generated and provided")
+    seen: set[tuple[str, str]] = set()
+    for spec in args.secrets:
+        k8s.name(spec.name)
+        if (spec.namespace, spec.name) in seen:
+            raise ValueError(f"SecretStoreArgs.secrets: {spec.namespace}/{spec.name} twice")
+        seen.add((spec.namespace, spec.name))
+        if not spec.readers:
+            raise ValueError(f"SecretStoreArgs.secrets: {spec.name} has no readers")
+        for key, template in spec.data.items():
+            unknown = template_names(template) - known
+            if unknown:
+                raise ValueError(f"secret {spec.name} key {key}: unknown values {sorted(unknown)}")
+
+
+def reader_role(secret: str, namespace: str) -> dict[str, Any]:
+    """Return a Role that may `get` exactly one named Secret (resourceNames)."""
+    return {
+        "metadata": {"name": k8s.name("read", secret), "namespace": namespace},
+        "rules": [
+            {
+                "apiGroups": [""],
+                "resources": ["secrets"],
+                "resourceNames": [secret],
+                "verbs": ["get"],
+            }
+        ],
+    }
+
+
+def reader_binding(secret: str, namespace: str, readers: tuple[str, ...]) -> dict[str, Any]:
+    """Return the RoleBinding of reader_role to the consuming ServiceAccounts only."""
+    role = k8s.name("read", secret)
+    return {
+        "metadata": {"name": role, "namespace": namespace},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+        "subjects": [
+            {"kind": "ServiceAccount", "name": sa, "namespace": namespace} for sa in sorted(readers)
+        ],
+    }
+
+
+class SecretStore(pulumi.ComponentResource):
+    """Generated credentials as Kubernetes Secrets, readable only by their consumers."""
+
+    secret_names: dict[str, str]
+    secrets: dict[tuple[str, str], kubernetes.core.v1.Secret]
+
+    def __init__(
+        self, name: str, args: SecretStoreArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        """Generate each password once, then create each Secret and its reader RBAC."""
+        validate_args(args)
+        super().__init__("mlops:index:SecretStore", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        values: dict[str, pulumi.Output[str]] = {
+            key: pulumi.Output.secret(value) for key, value in sorted(args.provided.items())
+        }
+        for pw_name, length in sorted(args.passwords.items()):
+            # No special characters: these land in URIs (postgres) and S3 keys unescaped.
+            password = random.RandomPassword(
+                f"{name}-{pw_name.replace('_', '-')}", length=length, special=False, opts=child
+            )
+            values[pw_name] = password.result
+        self.secrets = {}
+        for spec in args.secrets:
+            self.secrets[(spec.namespace, spec.name)] = self._secret(name, spec, values)
+        self.secret_names = {spec.name: spec.name for spec in args.secrets}
+        self.register_outputs({"secretNames": self.secret_names})
+
+    def _secret(
+        self, name: str, spec: SecretSpec, values: dict[str, pulumi.Output[str]]
+    ) -> kubernetes.core.v1.Secret:
+        used = sorted({n for t in spec.data.values() for n in template_names(t)})
+        rendered = pulumi.Output.all(*[values[n] for n in used]).apply(
+            lambda vals: {
+                key: string.Template(t).substitute(dict(zip(used, vals, strict=True)))
+                for key, t in spec.data.items()
+            }
+        )
+        child = pulumi.ResourceOptions(parent=self)
+        base = f"{name}-{spec.namespace}-{spec.name}"
+        secret = kubernetes.core.v1.Secret(
+            base,
+            opts=child,
+            **fields(
+                metadata={
+                    "name": spec.name,
+                    "namespace": spec.namespace,
+                    "labels": k8s.labels("secret-store", "credentials"),
+                },
+                type=spec.type,
+                string_data=pulumi.Output.secret(rendered),
+            ),
+        )
+        kubernetes.rbac.v1.Role(
+            f"{base}-reader", opts=child, **manifest_args(reader_role(spec.name, spec.namespace))
+        )
+        kubernetes.rbac.v1.RoleBinding(
+            f"{base}-reader-binding",
+            opts=child,
+            **manifest_args(reader_binding(spec.name, spec.namespace, spec.readers)),
+        )
+        return secret
