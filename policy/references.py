@@ -177,18 +177,38 @@ def _volume_references(volume: dict[str, Any], path: str) -> Iterator[Reference]
                 )
 
 
+def cluster_references(obj: K8sObject) -> Iterator[Reference]:
+    """Secrets and ConfigMaps a CloudNativePG Cluster reads (its pods wait until they exist)."""
+    if not is_cnpg_cluster(obj):
+        return
+    for path in (("bootstrap", "initdb", "secret"), ("superuserSecret",)):
+        secret = dig(obj, "spec", *path, "name")
+        if secret:
+            # CloudNativePG reads the role's credentials from these two keys.
+            for key in ("username", "password"):
+                yield Reference("Secret", str(secret), key, "spec." + ".".join(path), False)
+    for field_name, target_kind in (
+        ("customQueriesConfigMap", "ConfigMap"),
+        ("customQueriesSecret", "Secret"),
+    ):
+        for index, sel in enumerate(dig(obj, "spec", "monitoring", field_name) or []):
+            where = f"spec.monitoring.{field_name}[{index}]"
+            yield Reference(target_kind, str(sel.get("name")), str(sel.get("key")), where, False)
+    for index, item in enumerate(dig(obj, "spec", "imagePullSecrets") or []):
+        where = f"spec.imagePullSecrets[{index}]"
+        yield Reference("Secret", str(item.get("name")), None, where, False)
+
+
 def check_references(objects: list[K8sObject]) -> list[str]:
-    """Violations: a pod reads a Secret/ConfigMap/key/ServiceAccount absent from its namespace."""
+    """Violations: a pod or Cluster reads a Secret/ConfigMap/key/account its namespace lacks."""
     inv = build_inventory(objects)
     out: list[str] = []
     for obj in objects:
         found = pod_spec(obj)
-        if found is None:
-            continue
-        ns = namespace(obj)
-        for reference in pod_references(*found):
+        references = pod_references(*found) if found else cluster_references(obj)
+        for reference in references:
             if not reference.optional:
-                out += _resolve(inv, ns, obj, reference)
+                out += _resolve(inv, namespace(obj), obj, reference)
     return out
 
 

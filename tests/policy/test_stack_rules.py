@@ -43,8 +43,32 @@ def test_cnpg_app_secret_exists_only_in_the_cluster_namespace() -> None:
 
 def test_cnpg_with_initdb_secret_generates_no_app_secret() -> None:
     objects = stack()
-    find(objects, "Cluster")["spec"]["bootstrap"] = {"initdb": {"secret": {"name": "pg-creds"}}}
-    assert len(check_references(objects)) == 4
+    find(objects, "Cluster")["spec"]["bootstrap"] = {"initdb": {"secret": {"name": "pg-app"}}}
+    # the pods' pg-app is now ours to render, and the Cluster reads it too
+    messages = check_references(objects)
+    assert len(messages) == 4 + 2
+    expected = (
+        f"Cluster/{NS}/pg: spec.bootstrap.initdb.secret references Secret 'pg-app', which does "
+        f"not exist in namespace '{NS}'; create it in that namespace or fix the name"
+    )
+    assert [m for m in messages if m.startswith("Cluster/")] == [expected, expected]
+
+
+def test_cnpg_initdb_secret_needs_username_and_password() -> None:
+    objects = stack()
+    find(objects, "Cluster")["spec"]["bootstrap"] = {"initdb": {"secret": {"name": "pg-app"}}}
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "kubernetes.io/basic-auth",
+        "metadata": {"name": "pg-app", "namespace": NS},
+        "stringData": {"username": "app", "pass": "x"},
+    }
+    objects.append(secret)
+    [message] = [m for m in check_references(objects) if m.startswith("Cluster/")]
+    assert "spec.bootstrap.initdb.secret reads key 'password' of Secret 'pg-app'" in message
+    secret["stringData"] = {"username": "app", "password": "x"}
+    assert check_references(objects) == []
 
 
 @pytest.mark.parametrize(
