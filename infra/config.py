@@ -133,6 +133,9 @@ class _Model(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         arbitrary_types_allowed=True,
+        # Validate defaults too, so cross-field rules (e.g. "required when engine is external")
+        # also fire when a key is left out.
+        validate_default=True,
     )
 
 
@@ -305,10 +308,20 @@ class PlatformConfig(_Model):
 SECRET_PATHS: tuple[tuple[str, ...], ...] = (("objectStore", "secretAccessKey"),)
 
 
-def _key(loc: tuple[int | str, ...]) -> str:
+def _key(loc: tuple[int | str, ...], *, as_written: bool = False) -> str:
+    """Return `mlops-platform:a.b[0].c` for an error location, in the YAML's camelCase.
+
+    Defaults that fail validation are reported by field name; camelize those, but keep an
+    unknown key exactly as the user wrote it.
+    """
     path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else part)
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            path += f"[{part}]"
+            continue
+        last_unknown = as_written and i == len(loc) - 1
+        shown = part if last_unknown else to_camel(part)
+        path += f".{shown}" if path else shown
     return f"{PROJECT}:{path}"
 
 
@@ -337,7 +350,10 @@ def parse_config(raw: Mapping[str, Any], source: str) -> PlatformConfig:
     try:
         return PlatformConfig.model_validate(dict(raw), context={"environment": env})
     except ValidationError as exc:
-        problems = [(_key(e["loc"]), _expected(e)) for e in exc.errors()]
+        problems = [
+            (_key(e["loc"], as_written=e["type"] == "extra_forbidden"), _expected(e))
+            for e in exc.errors()
+        ]
         raise ConfigError(source, problems) from None
 
 
