@@ -1,0 +1,109 @@
+"""The two steps every job runs, top to bottom: train-and-register, then gate-and-promote."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+from training import data, gate, model, registry, snapshot, tracking
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataSpec:
+    """Where data comes from: a CSV/Parquet path or s3:// URI, or the synthetic generator."""
+
+    source: str | None = None
+    rows: int = 5000
+    seed: int = 0
+    drift: float = 0.0
+
+    def load(self) -> tuple[pd.DataFrame, str]:
+        """Read and validate the dataset; return it with its name."""
+        return data.load(self.source, rows=self.rows, seed=self.seed, drift=self.drift)
+
+
+def train(
+    spec: DataSpec,
+    params: model.TrainParams,
+    *,
+    model_name: str,
+    experiment: str,
+    progress: Progress,
+) -> tracking.RegisteredVersion:
+    """Load -> snapshot -> fit -> log -> register; returns the new version (not promoted)."""
+    df, name = spec.load()
+    progress(f"loaded dataset {name}: {len(df)} rows")
+    snap = snapshot.snapshot(df, name)
+    state = "uploaded" if snap.uploaded else "already present"
+    progress(f"snapshot {snap.uri} ({state})")
+    result = model.train(df, params)
+    ev = result.evaluation
+    progress(
+        f"trained: test_accuracy={ev.accuracy:.4f} test_f1={ev.f1:.4f} "
+        f"test_roc_auc={ev.roc_auc:.4f} on {ev.rows} rows"
+    )
+    registered = tracking.log_and_register(
+        result,
+        dataset=df,
+        snap=snap,
+        data_name=name,
+        params=params,
+        model_name=model_name,
+        experiment=experiment,
+        progress=progress,
+    )
+    progress(f"registered {model_name} version {registered.version} (run {registered.run_id})")
+    return registered
+
+
+def promote(
+    client: MlflowClient,
+    *,
+    model_name: str,
+    version: str | None,
+    holdout: DataSpec,
+    policy: gate.GatePolicy,
+    progress: Progress,
+) -> gate.Decision:
+    """Score candidate and champion on one fresh holdout, decide, record, move aliases on pass."""
+    candidate = registry.get_version(client, model_name, version)
+    champion = registry.by_alias(client, model_name, registry.CHAMPION)
+    if champion is not None and champion.version == candidate.version:
+        note = f"version {candidate.version} of {model_name!r} is already the champion"
+        progress(note)
+        return gate.Decision(
+            promote=True,
+            reason=f"{note}; nothing to do",
+            candidate_score=float("nan"),
+            champion_score=None,
+            candidate_latency_ms_per_row=float("nan"),
+        )
+    frame, holdout_name = holdout.load()
+    progress(f"holdout {holdout_name}: {len(frame)} rows")
+    cand_eval = model.evaluate(tracking.load_pipeline(model_name, candidate.version), frame)
+    progress(
+        f"candidate v{candidate.version}: {policy.metric}={cand_eval.metric(policy.metric):.4f}"
+    )
+    champ_eval = None
+    if champion is not None:
+        champ_eval = model.evaluate(tracking.load_pipeline(model_name, champion.version), frame)
+        progress(
+            f"champion v{champion.version}: {policy.metric}={champ_eval.metric(policy.metric):.4f}"
+        )
+    decision = gate.decide(cand_eval, champ_eval, policy)
+    record = registry.GateRecord(
+        decision=decision,
+        metric=policy.metric,
+        champion_version=None if champion is None else str(champion.version),
+        holdout=holdout_name,
+        holdout_rows=len(frame),
+    )
+    registry.record_decision(client, model_name, str(candidate.version), record)
+    if decision.promote:
+        registry.move_champion(client, model_name, str(candidate.version))
+    return decision

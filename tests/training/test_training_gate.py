@@ -1,0 +1,105 @@
+"""Unit tests: the promotion gate and the retrain trigger policy are pure decisions."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from training.gate import GatePolicy, decide
+from training.model import Evaluation
+from training.monitoring import Signals
+from training.retrain import RetrainPolicy, should_retrain
+
+pytestmark = pytest.mark.unit
+
+
+def ev(accuracy: float, latency: float = 0.01) -> Evaluation:
+    return Evaluation(
+        accuracy=accuracy, f1=accuracy, roc_auc=accuracy, latency_ms_per_row=latency, rows=100
+    )
+
+
+POLICY = GatePolicy(floor=0.7, max_regression=0.02, max_latency_ms_per_row=1.0)
+
+
+def test_first_version_promotes_when_it_clears_the_floor() -> None:
+    d = decide(ev(0.8), None, POLICY)
+    assert d.promote
+    assert "first version" in d.reason
+    assert d.champion_score is None
+
+
+def test_first_version_below_the_floor_is_rejected() -> None:
+    d = decide(ev(0.6), None, POLICY)
+    assert not d.promote
+    assert "below the floor" in d.reason
+
+
+def test_candidate_within_tolerance_promotes_and_beyond_is_rejected() -> None:
+    assert decide(ev(0.89), ev(0.90), POLICY).promote
+    rejected = decide(ev(0.85), ev(0.90), POLICY)
+    assert not rejected.promote
+    assert "regresses more than 0.0200 from the champion's 0.9000" in rejected.reason
+    assert rejected.champion_score == pytest.approx(0.90)
+
+
+def test_latency_budget_rejects_a_slow_candidate() -> None:
+    d = decide(ev(0.95, latency=2.5), ev(0.90), POLICY)
+    assert not d.promote
+    assert "exceeds the budget" in d.reason
+
+
+def test_nan_score_never_passes_the_floor() -> None:
+    assert not decide(ev(math.nan), None, POLICY).promote
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"metric": "loss"}, {"floor": 1.5}, {"max_regression": -0.1}, {"max_latency_ms_per_row": 0}],
+)
+def test_gate_policy_refuses_meaningless_thresholds(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match="gate"):
+        GatePolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_retrain_always_ignores_signals() -> None:
+    go, reason = should_retrain(RetrainPolicy(), None)
+    assert go
+    assert "scheduled" in reason
+
+
+def test_retrain_on_drift_only_above_threshold() -> None:
+    policy = RetrainPolicy.parse("drift", 0.2, 0.05)
+    assert should_retrain(
+        policy, Signals(max_psi=0.35, online_accuracy=None, offline_accuracy=None)
+    )[0]
+    go, reason = should_retrain(
+        policy, Signals(max_psi=0.1, online_accuracy=0.5, offline_accuracy=0.9)
+    )
+    assert not go
+    assert "0.100 <= 0.200" in reason
+    go, reason = should_retrain(
+        policy, Signals(max_psi=None, online_accuracy=None, offline_accuracy=None)
+    )
+    assert not go
+    assert "no drift data" in reason
+
+
+def test_retrain_on_accuracy_drop() -> None:
+    policy = RetrainPolicy.parse("accuracy", 0.2, 0.05)
+    go, reason = should_retrain(
+        policy, Signals(max_psi=None, online_accuracy=0.8, offline_accuracy=0.9)
+    )
+    assert go
+    assert "accuracy drop" in reason
+    assert not should_retrain(
+        policy, Signals(max_psi=9.0, online_accuracy=0.88, offline_accuracy=0.9)
+    )[0]
+
+
+def test_retrain_policy_accepts_combinations_and_refuses_unknown_modes() -> None:
+    both = RetrainPolicy.parse("drift, accuracy", 0.2, 0.05)
+    assert both.needs_prometheus
+    assert should_retrain(both, Signals(max_psi=0.0, online_accuracy=0.5, offline_accuracy=0.9))[0]
+    with pytest.raises(ValueError, match="comma-separated subset"):
+        RetrainPolicy.parse("weekly", 0.2, 0.05)
