@@ -6,9 +6,11 @@ default is deny. An object without metadata.namespace lands in whatever namespac
 context defaults to, outside every policy.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from policy.objects import CLUSTER_SCOPED_KINDS, K8sObject, dig, kind, name, namespace, ref
+from policy.workloads import matching, pod_shapes
 
 
 def is_default_deny(obj: K8sObject) -> set[str]:
@@ -70,5 +72,40 @@ def check_namespaces(objects: list[K8sObject]) -> list[str]:
             out.append(
                 f"{ref(obj)}: metadata.namespace {ns!r} is not a Namespace the platform creates; "
                 "create it (Namespaces component) or fix the name"
+            )
+    return out
+
+
+def helm_namespaces(resources: Iterable[Mapping[str, Any]]) -> set[str]:
+    """Namespaces that a Helm release or chart deploys pods into (pods not rendered here)."""
+    return {
+        str((resource.get("inputs") or {}).get("namespace"))
+        for resource in resources
+        if str(resource.get("type", "")).startswith("kubernetes:helm.sh/")
+    }
+
+
+def check_network_policy_selectors(
+    objects: list[K8sObject], resources: Iterable[Mapping[str, Any]] = ()
+) -> list[str]:
+    """Violations: a NetworkPolicy whose non-empty podSelector selects no pod of its namespace.
+
+    Such a policy allows nothing: the flow it was written for stays blocked by the default
+    deny, and nothing reports it. Namespaces where a Helm chart runs pods are skipped (their
+    pods are not rendered, so their labels are unknown here).
+    """
+    shapes = pod_shapes(objects)
+    charted = helm_namespaces(resources)
+    out: list[str] = []
+    for obj in objects:
+        selector = dig(obj, "spec", "podSelector")
+        if kind(obj) != "NetworkPolicy" or not selector or namespace(obj) in charted:
+            continue
+        if not any(selector.get(key) for key in ("matchLabels", "matchExpressions")):
+            continue  # {} selects every pod
+        if not matching(selector, shapes, namespace(obj)):
+            out.append(
+                f"{ref(obj)}: spec.podSelector {selector} selects no pod in namespace "
+                f"{namespace(obj)!r}, so the flow it allows stays denied; use the pods' labels"
             )
     return out

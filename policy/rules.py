@@ -6,7 +6,7 @@ from typing import Any
 from policy.credentials import check_credentials
 from policy.images import check_images
 from policy.monitoring import check_monitors, prometheus_release_label
-from policy.network import check_default_deny, check_namespaces
+from policy.network import check_default_deny, check_namespaces, check_network_policy_selectors
 from policy.objects import K8sObject
 from policy.probes import check_probes
 from policy.references import check_references
@@ -64,7 +64,9 @@ def check_stack(
         results[rule_name] = [message for obj in objects for message in rule(obj)]
     for rule_name, stack_rule in STACK_RULES.items():
         results[rule_name] = stack_rule(objects)
+    resource_list = list(resources)
+    results["network-policy-selects-pods"] = check_network_policy_selectors(objects, resource_list)
     results["monitors-select-targets"] = check_monitors(
-        objects, prometheus_release_label(list(resources))
+        objects, prometheus_release_label(resource_list)
     )
     return results

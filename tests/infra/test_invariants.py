@@ -31,6 +31,7 @@ RULES = (
     "hpa-target-exists",
     "default-deny-network-policy",
     "namespace-exists",
+    "network-policy-selects-pods",
     "monitors-select-targets",
 )
 APP_COMPONENTS = ("platform", "training", "serving", "monitoring")

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from policy.monitoring import check_monitors, prometheus_release_label
-from policy.network import check_default_deny, check_namespaces
+from policy.network import check_default_deny, check_namespaces, check_network_policy_selectors
 from policy.references import CNPG_USER_SECRET_KEYS, check_references
 from policy.rules import check_stack
 from policy.selectors import check_hpa_targets, check_pdb_selectors, check_service_selectors
@@ -16,7 +16,7 @@ DEP = f"Deployment/{NS}/serving"
 
 def test_correct_stack_has_no_violation_in_any_rule() -> None:
     results = check_stack(stack(), helm_resources())
-    assert len(results) == 12
+    assert len(results) == 13
     assert results == {rule: [] for rule in results}
 
 
@@ -282,3 +282,28 @@ def test_pod_monitor_selector_must_match_pods() -> None:
     find(objects, "PodMonitor")["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] = "x"
     [message] = check_monitors(objects, RELEASE)
     assert message.startswith(f"PodMonitor/{NS}/retrain: spec.selector")
+
+
+def test_allow_policy_must_select_pods() -> None:
+    objects = stack()
+    allow = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "allow-serving", "namespace": NS},
+        "spec": {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "serving"}},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"ports": [{"port": 8080}]}],
+        },
+    }
+    objects.append(allow)
+    assert check_network_policy_selectors(objects) == []
+    allow["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] = "server"
+    assert check_network_policy_selectors(objects) == [
+        f"NetworkPolicy/{NS}/allow-serving: spec.podSelector {{'matchLabels': "
+        f"{{'app.kubernetes.io/name': 'server'}}}} selects no pod in namespace '{NS}', so the "
+        "flow it allows stays denied; use the pods' labels"
+    ]
+    # a namespace where a Helm chart runs the pods is not judged (their labels are not rendered)
+    chart = {"type": "kubernetes:helm.sh/v3:Release", "inputs": {"namespace": NS}}
+    assert check_network_policy_selectors(objects, [chart]) == []
