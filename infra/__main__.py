@@ -8,6 +8,7 @@ from infra.platform import build_platform
 outputs = build_platform(load_config())
 pulumi.export("namespaces", outputs.namespaces)
 pulumi.export("mlflowTrackingUri", outputs.mlflow_tracking_uri)
+pulumi.export("servingUrl", outputs.serving_url)
 pulumi.export("s3Endpoint", outputs.s3_endpoint)
 pulumi.export("buckets", outputs.buckets)
 pulumi.export("postgresHost", outputs.postgres_host)

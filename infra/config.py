@@ -254,16 +254,20 @@ class ImagesConfig(_Model):
 
 
 class TrainingConfig(_Model):
-    """The retraining CronJob (wired by the training component)."""
+    """The retraining CronJob."""
 
     schedule: Cron = "0 3 * * *"
+    resources: Resources
 
 
 class ServingConfig(_Model):
-    """The model server (wired by the serving component)."""
+    """The model server."""
 
     replicas: Replicas = 1
     max_replicas: Replicas = 1
+    model_alias: DnsLabel = "champion"
+    poll_interval_seconds: Annotated[int, Field(ge=1, le=3600)] = 10
+    resources: Resources
 
     @field_validator("replicas")
     @classmethod
@@ -299,8 +303,9 @@ class PlatformConfig(_Model):
     object_store: ObjectStoreConfig
     mlflow: MlflowConfig
     images: ImagesConfig
-    training: TrainingConfig = TrainingConfig()
-    serving: ServingConfig = ServingConfig()
+    model_name: DnsLabel = "traffic-congestion"
+    training: TrainingConfig
+    serving: ServingConfig
     monitoring: MonitoringConfig = MonitoringConfig()
 
 

@@ -21,6 +21,9 @@ from infra.components.objectstore_specs import (
 )
 from infra.components.postgres import Postgres, PostgresArgs, app_secret_name, backend_uri_template
 from infra.components.secrets import SecretSpec, SecretStore, SecretStoreArgs
+from infra.components.serving import ModelServing, ModelServingArgs
+from infra.components.training import SERVICE_ACCOUNT as TRAINING_SA
+from infra.components.training import TrainingJob, TrainingJobArgs
 from infra.config import PlatformConfig
 
 # Kubernetes Secret names (S105: these are names, not values).
@@ -28,9 +31,10 @@ S3_SECRET = "s3-credentials"  # noqa: S105
 MLFLOW_SECRET = "mlflow-server"  # noqa: S105
 GRAFANA_SECRET = "grafana-admin"  # noqa: S105
 SEAWEEDFS_SECRET = "seaweedfs-s3-config"  # noqa: S105
-# ServiceAccounts of consumers created by later components (training CronJob, Grafana).
-TRAINING_SA = "training"
+# Grafana's ServiceAccount; created by the monitoring component (not in this program yet).
 GRAFANA_SA = "grafana"
+# The Prometheus Operator exposes every Prometheus as the `prometheus-operated` Service.
+PROMETHEUS_SERVICE = "prometheus-operated"
 # Password lengths: long enough to be unguessable, alphanumeric so they embed in URIs as is.
 PASSWORDS = {"postgres_app": 32, "mlflow_flask": 48, "grafana_admin": 32}
 S3_KEYS = {"s3_access_key": 20, "s3_secret_key": 40}
@@ -42,6 +46,7 @@ class PlatformOutputs:
 
     namespaces: dict[str, str]
     mlflow_tracking_uri: str
+    serving_url: str
     s3_endpoint: str
     buckets: dict[str, str]
     postgres_host: str
@@ -173,6 +178,35 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
         ),
         opts=opts,
     )
+    serving = ModelServing(
+        "serving",
+        ModelServingArgs(
+            namespace=ns.serving,
+            image=cfg.images.serving,
+            model_name=cfg.model_name,
+            tracking_uri=server.tracking_uri,
+            config=cfg.serving,
+            depends_on=ns_deps,
+        ),
+        opts=opts,
+    )
+    TrainingJob(
+        "training",
+        TrainingJobArgs(
+            namespace=ns.training,
+            image=cfg.images.training,
+            model_name=cfg.model_name,
+            tracking_uri=server.tracking_uri,
+            s3_endpoint=store.endpoint,
+            s3_region=cfg.object_store.region,
+            s3_secret=S3_SECRET,
+            datasets_bucket=cfg.object_store.datasets_bucket,
+            prometheus_url=f"http://{PROMETHEUS_SERVICE}.{ns.monitoring}.svc.cluster.local:9090",
+            config=cfg.training,
+            depends_on=ns_deps + secret_deps,
+        ),
+        opts=opts,
+    )
     s3_ports: tuple[int, ...] = (store.port,)
     if store.in_cluster:
         facts = server_for(cfg.object_store.engine)
@@ -195,6 +229,7 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
     return PlatformOutputs(
         namespaces=namespaces.names,
         mlflow_tracking_uri=server.tracking_uri,
+        serving_url=serving.service_url,
         s3_endpoint=store.endpoint,
         buckets=store.buckets,
         postgres_host=postgres.host,

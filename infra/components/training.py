@@ -1,0 +1,135 @@
+"""TrainingJob: the retraining CronJob that closes the loop (train, gate, promote)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as kubernetes
+
+from infra import k8s
+from infra.components.kube import manifest_args
+from infra.config import TrainingConfig
+
+NAME = "retrain"
+SERVICE_ACCOUNT = "training"
+COMPONENT = "training-job"
+# A run longer than this is stuck (MLflow or S3 hanging); kill it so the next schedule runs.
+ACTIVE_DEADLINE_SECONDS = 3600
+# If the controller misses a start by more than this (e.g. during an upgrade), skip that run.
+STARTING_DEADLINE_SECONDS = 600
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingJobArgs:
+    """Image, schedule and endpoints.
+
+    Attributes:
+        namespace: the training namespace.
+        image: the pinned training image.
+        model_name: registered model name (MODEL_NAME).
+        tracking_uri: MLflow tracking URI.
+        s3_endpoint: S3 endpoint for dataset snapshots.
+        s3_region: S3 region.
+        s3_secret: Secret (in namespace) with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+        datasets_bucket: bucket for content-addressed dataset snapshots.
+        prometheus_url: where `retrain` reads drift and online accuracy.
+        config: schedule and resources.
+        depends_on: namespace and Secrets.
+    """
+
+    namespace: str
+    image: str
+    model_name: str
+    tracking_uri: str
+    s3_endpoint: str
+    s3_region: str
+    s3_secret: str
+    datasets_bucket: str
+    prometheus_url: str
+    config: TrainingConfig
+    depends_on: tuple[pulumi.Resource, ...] = ()
+
+
+def cron_job(args: TrainingJobArgs) -> dict[str, Any]:
+    """Return the retrain CronJob."""
+    cfg = args.config
+    labels = k8s.labels(NAME, COMPONENT, args.image.rsplit(":", 1)[-1])
+    container = {
+        "name": NAME,
+        "image": args.image,
+        "command": ["python", "-m", "training", "retrain"],
+        "env": [
+            {"name": "MLFLOW_TRACKING_URI", "value": args.tracking_uri},
+            {"name": "MODEL_NAME", "value": args.model_name},
+            {"name": "MLFLOW_S3_ENDPOINT_URL", "value": args.s3_endpoint},
+            {"name": "AWS_DEFAULT_REGION", "value": args.s3_region},
+            {"name": "DATASETS_BUCKET", "value": args.datasets_bucket},
+            {"name": "PROMETHEUS_URL", "value": args.prometheus_url},
+            {"name": "HOME", "value": k8s.SCRATCH},
+        ],
+        # AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, by reference only.
+        "envFrom": [{"secretRef": {"name": args.s3_secret}}],
+        "resources": k8s.resources(
+            cfg.resources.requests.model_dump(), cfg.resources.limits.model_dump()
+        ),
+        "securityContext": k8s.container_security_context(),
+        "volumeMounts": [{"name": "tmp", "mountPath": k8s.SCRATCH}],
+    }
+    return {
+        "metadata": {"name": NAME, "namespace": args.namespace, "labels": labels},
+        "spec": {
+            "schedule": cfg.schedule,
+            # Two retrains racing would both try to move the `champion` alias.
+            "concurrencyPolicy": "Forbid",
+            "startingDeadlineSeconds": STARTING_DEADLINE_SECONDS,
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    # A failed retrain is reported and retried at the next schedule, not in a loop.
+                    "backoffLimit": 1,
+                    "activeDeadlineSeconds": ACTIVE_DEADLINE_SECONDS,
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {
+                            "restartPolicy": "Never",
+                            "serviceAccountName": SERVICE_ACCOUNT,
+                            "automountServiceAccountToken": False,
+                            "securityContext": k8s.pod_security_context(),
+                            "containers": [container],
+                            "volumes": [{"name": "tmp", "emptyDir": {}}],
+                        },
+                    },
+                },
+            },
+        },
+    }
+
+
+class TrainingJob(pulumi.ComponentResource):
+    """The training ServiceAccount and the scheduled retrain CronJob."""
+
+    cron_job_name: str
+
+    def __init__(
+        self, name: str, args: TrainingJobArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        """Create the ServiceAccount and the CronJob."""
+        super().__init__("mlops:index:TrainingJob", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
+        kubernetes.core.v1.ServiceAccount(
+            f"{name}-sa",
+            opts=child,
+            **manifest_args(
+                {
+                    "metadata": {"name": SERVICE_ACCOUNT, "namespace": args.namespace},
+                    "automountServiceAccountToken": False,
+                }
+            ),
+        )
+        kubernetes.batch.v1.CronJob(f"{name}-cronjob", opts=child, **manifest_args(cron_job(args)))
+        self.cron_job_name = NAME
+        self.register_outputs({"cronJob": self.cron_job_name})
