@@ -160,13 +160,15 @@ QUALITY_RECORDS = [
     Record(
         record=n.DRIFT_PSI, expr=f"max by (job, feature) (serving_feature_drift_psi{{{n.SERVING}}})"
     ),
+    # `>= 0` drops NaN: a pod without feedback (or without a model) exports NaN, and one NaN
+    # would turn the average of every pod into NaN.
     Record(
         record=n.ONLINE_ACCURACY,
-        expr=f"avg by (job) (serving_online_accuracy_ratio{{{n.SERVING}}})",
+        expr=f"avg by (job) (serving_online_accuracy_ratio{{{n.SERVING}}} >= 0)",
     ),
     Record(
         record=n.OFFLINE_ACCURACY,
-        expr=f"avg by (job) (serving_model_offline_accuracy_ratio{{{n.SERVING}}})",
+        expr=f"avg by (job) (serving_model_offline_accuracy_ratio{{{n.SERVING}}} >= 0)",
     ),
     Record(record=n.ACCURACY_DROP, expr=f"1 - {n.ONLINE_ACCURACY} / {n.OFFLINE_ACCURACY}"),
     Record(

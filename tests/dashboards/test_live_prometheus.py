@@ -1,0 +1,308 @@
+"""Every dashboard query and the key alerts against a real Prometheus scraping the real platform.
+
+One module-scoped setup runs the real serving app (`uvicorn serving.main:app`) on a model
+registered in the real MLflow server, plus a second serving replica whose model does not exist
+(it answers 503 and fails its registry polls), a real Pushgateway holding the retrain job's
+metrics (pushed by training's own `push_outcome`), a Postgres exporter on the real Postgres, and
+SeaweedFS's own metrics. Prometheus scrapes them every second with the job names in
+docs/contracts.md, and evaluates the committed rule files with every `for:` cut to 2s (a test
+copy; the committed files are unchanged). Traffic, 4xx, drifted inputs and feedback are driven
+in bounded loops; then every panel target must return data and the alerts must fire.
+"""
+
+import json
+import math
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from training.monitoring import push_outcome
+
+from dashboards.generate import GRAFANA_DIR, RULES_DIR
+from dashboards.scrape import prometheus_config
+from tests import services
+from tests.serving.helpers import (
+    ServingProcess,
+    make_frame,
+    register_model,
+    run_serving,
+    unique_name,
+)
+
+pytestmark = pytest.mark.integration
+
+SCRAPE = "1s"
+FOR_IN_TEST = "2s"
+# What Grafana substitutes for its macros; with 1s scrapes these windows always hold samples.
+MACROS = {"$__rate_interval": "1m", "$__range": "1h", "$__interval": "5s"}
+EXPECTED_FIRING = {
+    "FeatureDriftHigh",
+    "ServingClientErrorRatioHigh",
+    "ServingErrorRatioHigh",
+    "OnlineAccuracyDrop",
+    "ModelLoadFailures",
+}
+# Everything is up and the retrain job just succeeded: these must stay quiet.
+EXPECTED_QUIET = {"ServingDown", "MLflowDown", "ScrapeTargetMissing", "ModelStale", "RetrainFailed"}
+WAIT_SECONDS = 90.0
+
+
+@dataclass(frozen=True)
+class Live:
+    """The running Prometheus and when its data starts."""
+
+    prometheus: str
+    started: float
+
+
+def _panel_targets() -> list[tuple[str, str, str, bool]]:
+    found = []
+    for path in sorted(GRAFANA_DIR.glob("*.json")):
+        dashboard = json.loads(path.read_text(encoding="utf-8"))
+        for panel in dashboard["panels"]:
+            for target in panel["targets"]:
+                found.append(
+                    (
+                        f"{dashboard['title']} / {panel['title']} / {target['refId']}",
+                        target["expr"],
+                        panel["type"],
+                        bool(target.get("instant")),
+                    )
+                )
+    return found
+
+
+PANEL_TARGETS = _panel_targets()
+
+
+def _query(prometheus: str, path: str, **params: Any) -> list[dict[str, Any]]:
+    response = httpx.get(f"{prometheus}/api/v1/{path}", params=params, timeout=30)
+    body = response.json()
+    assert response.status_code == 200, body
+    assert body["status"] == "success", body
+    result: list[dict[str, Any]] = body["data"]["result"]
+    return result
+
+
+def _firing(prometheus: str) -> set[str]:
+    response = httpx.get(f"{prometheus}/api/v1/alerts", timeout=30)
+    return {
+        a["labels"]["alertname"]
+        for a in response.json()["data"]["alerts"]
+        if a["state"] == "firing"
+    }
+
+
+def _rules_with_short_for(target_dir: Path) -> list[Path]:
+    target_dir.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for rule_file in sorted(RULES_DIR.glob("*.yaml")):
+        content = yaml.safe_load(rule_file.read_text(encoding="utf-8"))
+        for group in content["groups"]:
+            for rule in group["rules"]:
+                if "alert" in rule:
+                    rule["for"] = FOR_IN_TEST
+        copy = target_dir / rule_file.name
+        copy.write_text(yaml.safe_dump(content, sort_keys=False), encoding="utf-8")
+        copies.append(copy)
+    return copies
+
+
+def _start_postgres_exporter(base: Path, pg: services.PostgresServer) -> tuple[Any, str]:
+    binary = Path("/usr/bin/prometheus-postgres-exporter")
+    if not binary.exists():
+        pytest.fail(
+            "prometheus-postgres-exporter missing: apt-get install it (scripts/bootstrap.sh)"
+        )
+    port = services.free_port()
+    dsn = f"postgresql://{pg.user}:{pg.password}@{pg.host}:{pg.port}/{pg.database}?sslmode=disable"
+    process = services.ManagedProcess(
+        "postgres-exporter",
+        [str(binary), f"--web.listen-address={services.LOOPBACK}:{port}"],
+        base / "postgres-exporter.log",
+        env={**os.environ, "DATA_SOURCE_NAME": dsn},
+        cwd=base,
+    )
+    process.start()
+    services.wait_http(f"http://{services.LOOPBACK}:{port}/metrics", timeout=30, proc=process.proc)
+    return process, f"{services.LOOPBACK}:{port}"
+
+
+def _address(url: str) -> str:
+    return url.removeprefix("http://").rstrip("/")
+
+
+def _start_prometheus(base: Path, targets: dict[str, list[str]]) -> services.PrometheusServer:
+    config = prometheus_config(targets, scrape_interval=SCRAPE, evaluation_interval=SCRAPE)
+    server = services.start_prometheus(
+        base, yaml.safe_dump(config), _rules_with_short_for(base / "rules")
+    )
+    # Prometheus scrapes itself as job "prometheus"; its port is known only now, so add the job
+    # to the written config and reload (the server runs with --web.enable-lifecycle).
+    written = base / "prometheus" / "prometheus.yml"
+    full = yaml.safe_load(written.read_text(encoding="utf-8"))
+    full["scrape_configs"].extend(
+        prometheus_config({"prometheus": [_address(server.url)]})["scrape_configs"]
+    )
+    written.write_text(yaml.safe_dump(full, sort_keys=False), encoding="utf-8")
+    reload = httpx.post(f"{server.url}/-/reload", timeout=30)
+    assert reload.status_code == 200, reload.text
+    return server
+
+
+def _predict(app: ServingProcess, rows: list[dict[str, Any]]) -> httpx.Response:
+    return app.post("/predict", json={"instances": rows})
+
+
+def _drive_traffic(app: ServingProcess, broken: ServingProcess) -> None:
+    """Bounded traffic: normal, concurrent singles, drifted, invalid, feedback, 503s."""
+    normal = make_frame(100, seed=1).to_dict(orient="records")
+    for start in range(0, 100, 10):
+        assert _predict(app, normal[start : start + 10]).status_code == 200
+    singles = make_frame(40, seed=3).to_dict(orient="records")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        codes = list(pool.map(lambda row: _predict(app, [row]).status_code, singles))
+    assert codes == [200] * 40
+    split = make_frame(20, seed=4)
+    body = {"dataframe_split": {"columns": list(split.columns), "data": split.values.tolist()}}
+    for _ in range(5):
+        assert app.post("/invocations", json=body).status_code == 200
+    # Drifted inputs: speeds around 90 where training saw around 50.
+    drifted = make_frame(600, seed=2, speed_mean=90.0).to_dict(orient="records")
+    answers = []
+    for start in range(0, 600, 20):
+        response = _predict(app, drifted[start : start + 20])
+        assert response.status_code == 200
+        answers.append(response.json())
+    # Feedback: the opposite of every other prediction, so online accuracy falls to about 50%.
+    labels = [
+        {"id": pid, "label": int(pred) if i % 2 else 1 - int(pred)}
+        for answer in answers
+        for i, (pid, pred) in enumerate(zip(answer["ids"], answer["predictions"], strict=True))
+    ]
+    for start in range(0, len(labels), 100):
+        assert (
+            app.post("/feedback", json={"feedback": labels[start : start + 100]}).status_code == 200
+        )
+    unknown = app.post("/feedback", json={"feedback": [{"id": "no-such-id", "label": 1}]})
+    assert unknown.status_code == 200
+    # Rejected input: a row without the `weather` feature, 30 times.
+    bad = {k: v for k, v in normal[0].items() if k != "weather"}
+    for _ in range(30):
+        assert _predict(app, [bad]).status_code == 422
+    # The replica without a model answers 503.
+    for _ in range(10):
+        assert _predict(broken, normal[:1]).status_code == 503
+
+
+@pytest.fixture(scope="module")
+def live(
+    tmp_path_factory: pytest.TempPathFactory,
+    mlflow_server: services.MlflowServer,
+    postgres_server: services.PostgresServer,
+    s3_server: services.S3Server,
+) -> Iterator[Live]:
+    base = tmp_path_factory.mktemp("live-prometheus")
+    name = unique_name()
+    register_model(mlflow_server.tracking_uri, name)
+    gateway = services.start_pushgateway(base)
+    finished = time.time()
+    push_outcome(gateway.url, "promoted", finished - 42.0, finished)
+    exporter, exporter_address = _start_postgres_exporter(base, postgres_server)
+    uri = mlflow_server.tracking_uri
+    with (
+        services.running(gateway),
+        services.running(exporter),
+        run_serving(base, uri, name, DRIFT_WINDOW_ROWS="1000") as app,
+        run_serving(base, uri, f"{name}-missing") as broken,
+    ):
+        app.wait_ready(timeout=120)
+        targets = {
+            "serving": [_address(app.url), _address(broken.url)],
+            "mlflow": [_address(uri)],
+            "object-store": [f"{services.LOOPBACK}:{s3_server.metrics_port}"],
+            "postgres": [exporter_address],
+            "pushgateway": [_address(gateway.url)],
+        }
+        started = time.time()
+        prometheus = _start_prometheus(base, targets)
+        with services.running(prometheus):
+            _drive_traffic(app, broken)
+            deadline = time.monotonic() + WAIT_SECONDS
+            while time.monotonic() < deadline and not _firing(prometheus.url) >= EXPECTED_FIRING:
+                time.sleep(1.0)
+            yield Live(prometheus=prometheus.url, started=started)
+
+
+def test_every_scrape_target_is_up(live: Live) -> None:
+    up = {
+        (r["metric"]["job"], r["metric"]["instance"]): r["value"][1]
+        for r in _query(live.prometheus, "query", query="up")
+    }
+    jobs = {job for job, _ in up}
+    assert jobs == {"serving", "mlflow", "object-store", "postgres", "pushgateway", "prometheus"}
+    assert all(value == "1" for value in up.values()), up
+
+
+def test_drift_error_and_accuracy_alerts_fire(live: Live) -> None:
+    firing = _firing(live.prometheus)
+    assert firing >= EXPECTED_FIRING, f"missing: {EXPECTED_FIRING - firing}"
+    drifted = {
+        a["labels"]["feature"]
+        for a in httpx.get(f"{live.prometheus}/api/v1/alerts", timeout=30).json()["data"]["alerts"]
+        if a["labels"]["alertname"] == "FeatureDriftHigh" and a["state"] == "firing"
+    }
+    assert "speed" in drifted
+
+
+def test_healthy_parts_stay_quiet(live: Live) -> None:
+    assert _firing(live.prometheus) & EXPECTED_QUIET == set()
+
+
+def _substitute(expr: str) -> str:
+    for macro, value in MACROS.items():
+        expr = expr.replace(macro, value)
+    assert "$" not in expr, f"unsubstituted Grafana variable in {expr!r}"
+    return expr
+
+
+def _finite_values(result: list[dict[str, Any]]) -> list[float]:
+    values = [v for series in result for _, v in series.get("values", [series.get("value")])]
+    return [float(v) for v in values if math.isfinite(float(v))]
+
+
+@pytest.mark.parametrize(
+    ("where", "expr", "kind", "instant"), PANEL_TARGETS, ids=[t[0] for t in PANEL_TARGETS]
+)
+def test_panel_target_returns_data(
+    live: Live, where: str, expr: str, kind: str, instant: bool
+) -> None:
+    query = _substitute(expr)
+    if instant:
+        result = _query(live.prometheus, "query", query=query)
+    else:
+        result = _query(
+            live.prometheus, "query_range", query=query, start=live.started, end=time.time(), step=1
+        )
+    assert result, f"{where} ({kind}): no series for {query}"
+    assert _finite_values(result), f"{where} ({kind}): only NaN for {query}: {result}"
+
+
+def test_a_misspelled_metric_returns_no_data(live: Live) -> None:
+    # The negative control: the same check on a typo'd name finds nothing, so the panel checks
+    # above can fail.
+    typo = 'sum by (route) (rate(serving_request_total{job="serving"}[1m]))'
+    assert _query(live.prometheus, "query", query=typo) == []
+    assert (
+        _query(
+            live.prometheus, "query_range", query=typo, start=live.started, end=time.time(), step=1
+        )
+        == []
+    )
