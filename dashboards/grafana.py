@@ -33,6 +33,7 @@ class Panel:
     height: int = 8
     threshold: float | None = None
     extra_defaults: dict[str, Any] = field(default_factory=dict)
+    extra_options: dict[str, Any] = field(default_factory=dict)
 
 
 def _thresholds(threshold: float | None) -> dict[str, Any]:
@@ -96,7 +97,7 @@ def panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
         },
         "gridPos": {"h": panel.height, "w": panel.width, "x": x, "y": y},
         "id": panel_id,
-        "options": _options(panel.kind),
+        "options": {**_options(panel.kind), **panel.extra_options},
         "targets": [_target(t, ref_ids[i], instant) for i, t in enumerate(panel.targets)],
         "title": panel.title,
         "type": panel.kind,

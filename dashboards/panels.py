@@ -22,6 +22,8 @@ def _serving_panels() -> list[Panel]:
             title="Loaded model",
             description="Model name, version and alias each pod serves.",
             kind="stat",
+            # The value is always 1; the labels are the information.
+            extra_options={"textMode": "name"},
             width=8,
             height=4,
             targets=[
@@ -167,6 +169,7 @@ def _quality_panels() -> list[Panel]:
             title="Last retrain outcome",
             description="Outcome of the last retrain CronJob run (pushed to the Pushgateway).",
             kind="stat",
+            extra_options={"textMode": "name"},
             width=6,
             height=4,
             targets=[
