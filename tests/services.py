@@ -19,7 +19,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -489,19 +489,32 @@ def mlflow_server_argv(
     ]
 
 
-def start_mlflow(base: Path, postgres: PostgresServer, s3: S3Server) -> MlflowServer:
-    """Start `mlflow server` (schema upgraded first, as the platform's initContainer does)."""
+def start_mlflow(
+    base: Path,
+    postgres: PostgresServer,
+    s3: S3Server,
+    *,
+    upgrade_argv: Sequence[str] | None = None,
+    server_argv: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> MlflowServer:
+    """Upgrade the schema, then start `mlflow server` on a free port (or the given commands).
+
+    The fixtures pass the commands and environment rendered for the platform's MLflow
+    Deployment (tests/wiring.py); the defaults serve scripts that run without a render.
+    """
     base.mkdir(parents=True, exist_ok=True)
-    env = {
+    server_env = {
         **os.environ,
         **s3.env(),
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
         "PYTHONUNBUFFERED": "1",
+        **(env or {}),
     }
-    env.pop("MLFLOW_TRACKING_URI", None)
+    server_env.pop("MLFLOW_TRACKING_URI", None)
     upgrade = subprocess.run(
-        [sys.executable, "-m", "mlflow", "db", "upgrade", postgres.url],
-        env=env,
+        list(upgrade_argv or [sys.executable, "-m", "mlflow", "db", "upgrade", postgres.url]),
+        env=server_env,
         capture_output=True,
         text=True,
         check=False,
@@ -509,11 +522,14 @@ def start_mlflow(base: Path, postgres: PostgresServer, s3: S3Server) -> MlflowSe
     )
     if upgrade.returncode != 0:
         raise ServiceError(f"mlflow db upgrade failed:\n{upgrade.stderr[-3000:]}")
-    port = free_port()
-    metrics_dir = base / "prometheus-multiproc"
-    metrics_dir.mkdir(exist_ok=True)
-    argv = mlflow_server_argv(postgres.url, port, s3.artifacts_bucket, metrics_dir)
-    process = ManagedProcess("mlflow", argv, base / "mlflow.log", env=env, cwd=base)
+    if server_argv is None:
+        port = free_port()
+        metrics_dir = base / "prometheus-multiproc"
+        metrics_dir.mkdir(exist_ok=True)
+        server_argv = mlflow_server_argv(postgres.url, port, s3.artifacts_bucket, metrics_dir)
+    argv = list(server_argv)
+    port = int(argv[argv.index("--port") + 1])
+    process = ManagedProcess("mlflow", argv, base / "mlflow.log", env=server_env, cwd=base)
     server = MlflowServer(port=port, s3=s3, process=process)
     server.start()
     return server

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from uuid import uuid4
 
 import pytest
 
+from infra.render import RenderedStack
 from tests import services
 
 pytestmark = pytest.mark.integration
@@ -66,3 +68,39 @@ def test_mlflow_stores_runs_in_postgres_and_artifacts_in_s3(
         .get("Contents", [])
     ]
     assert f"{experiment_id}/probe.txt" in keys
+
+
+def _status_with_host(url: str, host: str) -> int:
+    request = urllib.request.Request(url, headers={"Host": host})
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def test_rendered_mlflow_admits_its_in_cluster_names_and_rejects_others(
+    mlflow_server: services.MlflowServer, rendered_dev: RenderedStack
+) -> None:
+    # The server runs with the rendered --allowed-hosts: clients that reach it by its Service
+    # DNS name get answers, any other Host header is refused (DNS-rebinding protection).
+    service = next(
+        o
+        for o in rendered_dev.manifests
+        if o["kind"] == "Service" and o["metadata"]["name"] == "mlflow"
+    )
+    namespace = service["metadata"]["namespace"]
+    port = service["spec"]["ports"][0]["port"]
+    url = f"{mlflow_server.tracking_uri}/api/2.0/mlflow/experiments/search?max_results=1"
+    fqdn = f"mlflow.{namespace}.svc.cluster.local:{port}"
+    assert _status_with_host(url, fqdn) == 200
+    assert _status_with_host(url, f"mlflow.{namespace}:{port}") == 200
+    assert _status_with_host(url, "attacker.example:5000") == 403
+
+
+def test_rendered_mlflow_exposes_prometheus_metrics(mlflow_server: services.MlflowServer) -> None:
+    with urllib.request.urlopen(f"{mlflow_server.tracking_uri}/health", timeout=20) as response:
+        assert response.status == 200
+    with urllib.request.urlopen(f"{mlflow_server.tracking_uri}/metrics", timeout=20) as response:
+        text = response.read().decode()
+    assert "mlflow_http_request_duration_seconds" in text or "mlflow_http_request_total" in text

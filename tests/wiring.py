@@ -1,0 +1,163 @@
+"""Run the containers that the platform deploys, as local processes, with their rendered wiring.
+
+The integration tests start MLflow (and other servers) with the command, args and environment
+variable names taken from the rendered manifests, so the wiring `pulumi up` deploys is the wiring
+that is tested. Only what differs between a pod and a loopback process is substituted: the bind
+address and port, in-cluster DNS names, the image's own binary (`mlflow` -> this interpreter's
+`python -m mlflow`), writable paths, and the values behind `secretKeyRef`s (the test servers' own).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra.render import RenderedStack, load_rendered
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+_ENV_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+
+
+def render(stack: str, out_dir: Path) -> RenderedStack:
+    """Render `stack` offline in a subprocess (Pulumi mocks are once per process)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "infra.render", "--stack", stack, "--out", str(out_dir)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"render of {stack} failed:\n{proc.stderr}")
+    return load_rendered(out_dir, stack)
+
+
+@dataclass(frozen=True)
+class RenderedContainer:
+    """One container of a rendered workload, with the pod-level context it needs."""
+
+    workload: dict[str, Any]
+    container: dict[str, Any]
+
+    @property
+    def argv(self) -> list[str]:
+        """command + args as Kubernetes would run them (before $(VAR) expansion)."""
+        return [*self.container.get("command", []), *self.container.get("args", [])]
+
+    @property
+    def env_names(self) -> list[str]:
+        """Names of the container's environment variables."""
+        return [entry["name"] for entry in self.container.get("env", [])]
+
+    def literal_env(self) -> dict[str, str]:
+        """Variables with literal values in the manifest."""
+        return {e["name"]: str(e["value"]) for e in self.container.get("env", []) if "value" in e}
+
+    def secret_env(self) -> dict[str, tuple[str, str]]:
+        """Variables from Secrets: name -> (secret name, key)."""
+        refs = {}
+        for entry in self.container.get("env", []):
+            ref = entry.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                refs[entry["name"]] = (ref["name"], ref["key"])
+        return refs
+
+    def port(self, name: str) -> int:
+        """The containerPort with this name."""
+        for port in self.container.get("ports", []):
+            if port.get("name") == name:
+                return int(port["containerPort"])
+        raise KeyError(f"container {self.container['name']} has no port named {name!r}")
+
+    def probe_path(self, probe: str) -> str:
+        """HTTP path of `readinessProbe` or `livenessProbe`."""
+        return str(self.container[probe]["httpGet"]["path"])
+
+
+def find_container(
+    rendered: RenderedStack, kind: str, name: str, container: str, *, init: bool = False
+) -> RenderedContainer:
+    """The container (or init container) `container` of workload `kind`/`name`."""
+    for obj in rendered.manifests:
+        if obj["kind"] != kind or obj["metadata"]["name"] != name:
+            continue
+        spec = obj["spec"]
+        pod = spec["jobTemplate"]["spec"]["template"]["spec"] if kind == "CronJob" else None
+        pod = pod or spec["template"]["spec"]
+        for candidate in pod.get("initContainers" if init else "containers", []):
+            if candidate["name"] == container:
+                return RenderedContainer(obj, candidate)
+        raise KeyError(f"{kind}/{name} has no container {container!r}")
+    raise KeyError(f"rendered stack {rendered.stack} has no {kind}/{name}")
+
+
+def expand(argv: list[str], env: Mapping[str, str]) -> list[str]:
+    """Expand Kubernetes `$(VAR)` references the way the kubelet does."""
+    return [_ENV_REF.sub(lambda m: env.get(m.group(1), m.group(0)), arg) for arg in argv]
+
+
+def replace_flag(argv: list[str], flag: str, value: str) -> list[str]:
+    """Return argv with the value after `flag` replaced (the flag must be there)."""
+    if flag not in argv:
+        raise KeyError(f"{flag} not in rendered args {argv}")
+    index = argv.index(flag)
+    return [*argv[: index + 1], value, *argv[index + 2 :]]
+
+
+def flag_value(argv: list[str], flag: str) -> str:
+    """The value after `flag` in argv."""
+    return argv[argv.index(flag) + 1]
+
+
+@dataclass(frozen=True)
+class LocalCommand:
+    """A rendered container turned into a loopback process: argv and environment."""
+
+    argv: list[str]
+    env: dict[str, str]
+
+
+def localize(
+    container: RenderedContainer,
+    *,
+    secrets: Mapping[str, str],
+    overrides: Mapping[str, str],
+    flags: Mapping[str, str],
+) -> LocalCommand:
+    """Turn a rendered container into a local command.
+
+    Args:
+        container: the rendered container.
+        secrets: value for every env var that the manifest takes from a Secret (by var name);
+            a secret-backed variable without a value here is an error, so new wiring is noticed.
+        overrides: literal env values that only make sense in a cluster (DNS names, HOME).
+        flags: command-line flags whose values change on loopback (--host, --port, paths).
+    """
+    env = dict(container.literal_env())
+    for name in container.secret_env():
+        if name not in secrets:
+            raise KeyError(f"rendered env {name} comes from a Secret; give the test a value")
+        env[name] = secrets[name]
+    for name, value in overrides.items():
+        if name not in env:
+            raise KeyError(f"override for {name}, which the rendered container does not set")
+        env[name] = value
+    argv = expand(container.argv, env)
+    for flag, value in flags.items():
+        argv = replace_flag(argv, flag, value)
+    if argv and argv[0] in {"mlflow", "uvicorn", "python"}:
+        # The image's console script -> this interpreter, which has the same packages pinned.
+        argv = (
+            [sys.executable, "-m", argv[0], *argv[1:]]
+            if argv[0] != "python"
+            else [
+                sys.executable,
+                *argv[1:],
+            ]
+        )
+    return LocalCommand(argv=argv, env=env)
