@@ -97,6 +97,13 @@ def _check_dns_label(v: str) -> str:
     return v
 
 
+def _check_cluster_name(v: str) -> str:
+    # CloudNativePG derives names up to 13 characters longer (`<name>-replication`).
+    if len(v) > 50:
+        raise ValueError(f"at most 50 characters; CloudNativePG appends suffixes (got {len(v)})")
+    return v
+
+
 def _check_cron(v: str) -> str:
     # Kubernetes CronJobs take the classic 5 fields; croniter also accepts seconds, so count.
     if len(v.split()) != 5 or not croniter.is_valid(v):
@@ -185,7 +192,7 @@ class PostgresConfig(_Model):
     storage_size: Memory = "1Gi"
     storage_class: DnsLabel | None = None
     operator_namespace: DnsLabel = "cnpg-system"
-    cluster_name: DnsLabel = "mlflow-db"
+    cluster_name: Annotated[DnsLabel, AfterValidator(_check_cluster_name)] = "mlflow-db"
     database: DnsLabel = "mlflow"
     owner: DnsLabel = "mlflow"
     resources: Resources

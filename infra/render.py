@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import threading
@@ -255,7 +256,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         records = run_program(cfg, args.stack)
     except (RenderError, ValueError) as exc:
         print(f"render failed: {exc}", file=sys.stderr)
-        return 1
+        sys.stderr.flush()
+        # The Pulumi runtime leaves its event loop half-closed after a failed program; a normal
+        # interpreter exit then prints an unrelated asyncio traceback. Exit without teardown.
+        os._exit(1)
     args.out.mkdir(parents=True, exist_ok=True)
     write_render(records, args.out)
     print(f"rendered stack {args.stack!r}: {len(records)} resources -> {args.out}")

@@ -26,6 +26,7 @@ class Server:
     app: str
     image: str
     port: int
+    command: list[str] | None
     args: list[str]
     probe_path: str | None
     metrics_port: int
@@ -38,6 +39,7 @@ def server_for(engine: str) -> Server:
             app="minio",
             image=versions.MINIO_IMAGE,
             port=MINIO_PORT,
+            command=None,  # the image's entrypoint is `minio`
             # --certs-dir under /tmp: the root filesystem is read-only and MinIO creates it.
             args=[
                 "server",
@@ -55,6 +57,8 @@ def server_for(engine: str) -> Server:
             app="seaweedfs",
             image=versions.SEAWEEDFS_IMAGE,
             port=SEAWEEDFS_PORT,
+            # The image's entrypoint script adds its own flags; call the binary directly.
+            command=["/usr/bin/weed"],
             args=[
                 "server",
                 f"-dir={DATA_MOUNT}",
@@ -64,6 +68,7 @@ def server_for(engine: str) -> Server:
                 f"-s3.config=/etc/seaweedfs/{SEAWEEDFS_CONFIG_KEY}",
                 f"-metricsPort={SEAWEEDFS_METRICS_PORT}",
                 "-master.volumeSizeLimitMB=1024",
+                f"-filer.defaultStoreDir={DATA_MOUNT}/filer",
             ],
             probe_path=None,
             metrics_port=SEAWEEDFS_METRICS_PORT,
@@ -136,10 +141,12 @@ def server_deployment(
     ports = [{"name": "s3", "containerPort": server.port, "protocol": "TCP"}]
     if server.metrics_port != server.port:
         ports.append({"name": "metrics", "containerPort": server.metrics_port, "protocol": "TCP"})
-    container = {
+    container: dict[str, Any] = {
         "name": server.app,
         "image": server.image,
         "args": server.args,
+        # Anything the server writes relative to its working directory lands on the volume.
+        "workingDir": DATA_MOUNT,
         "env": env,
         "ports": ports,
         "readinessProbe": ready,
@@ -150,6 +157,8 @@ def server_deployment(
         "securityContext": k8s.container_security_context(),
         "volumeMounts": mounts,
     }
+    if server.command:
+        container["command"] = server.command
     return {
         "metadata": {"name": name, "namespace": namespace, "labels": labels},
         "spec": {

@@ -167,6 +167,12 @@ BROKEN: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
         "only used when engine is 'external'",
     ),
     ("section-not-mapping", _set("postgres", "big"), "postgres", "valid dictionary"),
+    (
+        "long-cluster-name",
+        _set("postgres.clusterName", "a" * 51),
+        "postgres.clusterName",
+        "at most 50 characters",
+    ),
     ("bad-retention", _set("monitoring.retention", "a month"), "monitoring.retention", "duration"),
 ]
 
