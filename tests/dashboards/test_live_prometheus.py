@@ -56,10 +56,11 @@ WAIT_SECONDS = 90.0
 
 @dataclass(frozen=True)
 class Live:
-    """The running Prometheus and when its data starts."""
+    """The running Prometheus, when its data starts, and the healthy serving replica."""
 
     prometheus: str
     started: float
+    app: ServingProcess
 
 
 def _panel_targets() -> list[tuple[str, str, str, bool]]:
@@ -238,7 +239,7 @@ def live(
             deadline = time.monotonic() + WAIT_SECONDS
             while time.monotonic() < deadline and not _firing(prometheus.url) >= EXPECTED_FIRING:
                 time.sleep(1.0)
-            yield Live(prometheus=prometheus.url, started=started)
+            yield Live(prometheus=prometheus.url, started=started, app=app)
 
 
 def test_every_scrape_target_is_up(live: Live) -> None:
@@ -306,3 +307,29 @@ def test_a_misspelled_metric_returns_no_data(live: Live) -> None:
         )
         == []
     )
+
+
+def _wait_for(predicate: Any, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(1.0)
+    return bool(predicate())
+
+
+def test_mlflow_down_fires_when_mlflow_stops_and_resolves_when_it_returns(
+    live: Live, mlflow_server: services.MlflowServer
+) -> None:
+    # Last in this module: it takes the session's MLflow down and brings it back on its port.
+    assert "MLflowDown" not in _firing(live.prometheus)
+    mlflow_server.stop()
+    try:
+        fired = _wait_for(lambda: "MLflowDown" in _firing(live.prometheus), 60)
+        # Serving keeps answering from its last good model while the registry is gone.
+        still_serving = _predict(live.app, make_frame(1, seed=5).to_dict(orient="records"))
+    finally:
+        mlflow_server.start()
+    assert fired, f"MLflowDown never fired; firing: {_firing(live.prometheus)}"
+    assert still_serving.status_code == 200
+    assert _wait_for(lambda: "MLflowDown" not in _firing(live.prometheus), 60)
