@@ -23,10 +23,12 @@ GIT_COMMIT = "0123456789abcdef0123456789abcdef01234567"
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
 
 
+PREFIXES = ("MLFLOW_", "AWS_", "MODEL_", "PROMETHEUS_", "PUSHGATEWAY_", "GATE_", "RETRAIN_")
+
+
 def clean_env() -> dict[str, str]:
     """The parent environment without anything that could point the CLI elsewhere."""
-    prefixes = ("MLFLOW_", "AWS_", "MODEL_", "PROMETHEUS_", "PUSHGATEWAY_", "GATE_", "RETRAIN_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIXES)}
     env.pop("TRAINING_DATA", None)
     env.pop("DATASETS_BUCKET", None)
     return env
@@ -51,21 +53,45 @@ def error_lines(proc: subprocess.CompletedProcess[str]) -> list[str]:
     return [line for line in proc.stderr.splitlines() if line.strip()]
 
 
+def run_in_process(*args: str, env: dict[str, str]) -> int:
+    """`training.cli.main(args)` in this process with `env` applied, restored afterwards.
+
+    Used for set-up steps (a champion to protect): the CLI's exit codes and messages are
+    asserted through `run_training` subprocesses; this only saves interpreter start-ups.
+    """
+    from training.cli import main
+
+    with pytest.MonkeyPatch.context() as mp:
+        for key in list(os.environ):
+            if key.startswith(PREFIXES):
+                mp.delenv(key)
+        for key, value in env.items():
+            mp.setenv(key, value)
+        # connect() fills these in with setdefault; set them here so they are restored too.
+        mp.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+        return main(list(args))
+
+
+def unique_model_name() -> str:
+    """A registered-model name no other test uses."""
+    return f"test-{uuid.uuid4().hex[:8]}"
+
+
+def cli_env(mlflow_server: services.MlflowServer, name: str) -> dict[str, str]:
+    """Environment for the CLI: the session MLflow and S3, one model name."""
+    return {**clean_env(), **mlflow_server.env(), "MODEL_NAME": name, "GIT_COMMIT": GIT_COMMIT}
+
+
 @pytest.fixture
 def model_name() -> str:
     """A registered-model name no other test uses (one MLflow serves the whole session)."""
-    return f"test-{uuid.uuid4().hex[:8]}"
+    return unique_model_name()
 
 
 @pytest.fixture
 def training_env(mlflow_server: services.MlflowServer, model_name: str) -> dict[str, str]:
     """Environment for the CLI: the session MLflow and S3, this test's model name."""
-    return {
-        **clean_env(),
-        **mlflow_server.env(),
-        "MODEL_NAME": model_name,
-        "GIT_COMMIT": GIT_COMMIT,
-    }
+    return cli_env(mlflow_server, model_name)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 
 from training import commands
@@ -148,8 +149,10 @@ def _quiet_libraries() -> None:
 
 
 def _progress(command: str) -> Callable[[str], None]:
+    started = time.monotonic()
+
     def emit(line: str) -> None:
-        print(f"[{command}] {line}", flush=True)
+        print(f"[{command} +{time.monotonic() - started:.1f}s] {line}", flush=True)
 
     return emit
 

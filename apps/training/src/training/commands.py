@@ -8,15 +8,17 @@ import os
 import secrets
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import botocore.exceptions
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
-
-from training import gate, model, monitoring, recipe, registry, storage, tracking
+from training import data, gate, health, monitoring
 from training.errors import TrainingError
 from training.retrain import RetrainPolicy, should_retrain
+
+if TYPE_CHECKING:
+    from training import model, tracking
+
+# mlflow and scikit-learn cost seconds to import, so each command imports what it needs
+# inside its function: `retrain` that skips, and most failures, never load them at all.
 
 Progress = Callable[[str], None]
 DEFAULT_MODEL_NAME = "traffic-congestion"
@@ -38,32 +40,40 @@ def model_name() -> str:
 
 def describe_failure(exc: BaseException) -> str:
     """One line naming what failed, for errors that escaped as library exceptions."""
-    if isinstance(exc, MlflowException):
+    mlflow_exceptions = sys.modules.get("mlflow.exceptions")
+    botocore_exceptions = sys.modules.get("botocore.exceptions")
+    if mlflow_exceptions is not None and isinstance(exc, mlflow_exceptions.MlflowException):
         uri = os.environ.get("MLFLOW_TRACKING_URI", "(unset)")
         first = (str(exc.message).strip().splitlines() or [type(exc).__name__])[0]
         if "Max retries exceeded" in first or "Connection refused" in first:
             first = "connection refused or unreachable"
         return f"MLflow at {uri}: {first[:300]}"
-    if isinstance(exc, botocore.exceptions.BotoCoreError | botocore.exceptions.ClientError):
+    if botocore_exceptions is not None and isinstance(
+        exc, botocore_exceptions.BotoCoreError | botocore_exceptions.ClientError
+    ):
+        from training import storage
+
         return storage.describe(exc)
     text = (str(exc).strip().splitlines() or [""])[0]
     return f"unexpected {type(exc).__name__}: {text[:300]}"
 
 
-def _train_spec(args: argparse.Namespace) -> recipe.DataSpec:
-    return recipe.DataSpec(source=args.data, rows=args.rows, seed=args.seed, drift=args.drift)
+def _train_spec(args: argparse.Namespace) -> data.DataSpec:
+    return data.DataSpec(source=args.data, rows=args.rows, seed=args.seed, drift=args.drift)
 
 
-def _holdout_spec(args: argparse.Namespace, drift: float) -> recipe.DataSpec:
+def _holdout_spec(args: argparse.Namespace, drift: float) -> data.DataSpec:
     # A fresh seed each run unless pinned: the gate should not be tuned to one sample.
     seed = args.holdout_seed if args.holdout_seed is not None else secrets.randbelow(2**31)
     holdout_drift = args.holdout_drift if args.holdout_drift is not None else drift
-    return recipe.DataSpec(
+    return data.DataSpec(
         source=args.holdout, rows=args.holdout_rows, seed=seed, drift=holdout_drift
     )
 
 
 def _params(args: argparse.Namespace) -> model.TrainParams:
+    from training import model
+
     return model.TrainParams(
         n_estimators=args.n_estimators,
         max_depth=args.max_depth,
@@ -86,17 +96,28 @@ def _experiment(args: argparse.Namespace) -> str:
     return args.experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME") or model_name()
 
 
-def train(args: argparse.Namespace, progress: Progress) -> int:
-    """`train`: register a new version; never touches aliases."""
-    uri = tracking.connect()
+def _train_version(args: argparse.Namespace, progress: Progress) -> tracking.RegisteredVersion:
+    """Cheap checks first (MLflow answers, data valid), then the slow imports and the work."""
+    uri = health.check_mlflow()
+    df, name = _train_spec(args).load()
+    progress(f"loaded dataset {name}: {len(df)} rows")
+    from training import recipe, tracking
+
+    tracking.connect()
     progress(f"MLflow at {uri}, model {model_name()}")
-    recipe.train(
-        _train_spec(args),
+    return recipe.train(
+        df,
+        name,
         _params(args),
         model_name=model_name(),
         experiment=_experiment(args),
         progress=progress,
     )
+
+
+def train(args: argparse.Namespace, progress: Progress) -> int:
+    """`train`: register a new version; never touches aliases."""
+    _train_version(args, progress)
     return EXIT_OK
 
 
@@ -107,6 +128,11 @@ def _report(decision: gate.Decision, progress: Progress) -> None:
 
 def promote(args: argparse.Namespace, progress: Progress) -> int:
     """`promote`: gate a version; exit 3 when the gate rejects it."""
+    health.check_mlflow()
+    from mlflow.tracking import MlflowClient
+
+    from training import recipe, tracking
+
     policy = _policy(args)
     tracking.connect()
     decision = recipe.promote(
@@ -123,6 +149,11 @@ def promote(args: argparse.Namespace, progress: Progress) -> int:
 
 def rollback(args: argparse.Namespace, progress: Progress) -> int:
     """`rollback`: champion <- previous."""
+    health.check_mlflow()
+    from mlflow.tracking import MlflowClient
+
+    from training import registry, tracking
+
     del args
     tracking.connect()
     demoted, restored = registry.rollback(MlflowClient(), model_name())
@@ -142,6 +173,11 @@ def _line(label: str, v: dict[str, Any] | None) -> str:
 
 def status(args: argparse.Namespace, progress: Progress) -> int:
     """`status`: champion, previous, latest (human or --json)."""
+    health.check_mlflow()
+    from mlflow.tracking import MlflowClient
+
+    from training import registry, tracking
+
     del progress
     tracking.connect()
     report = registry.status(MlflowClient(), model_name())
@@ -190,15 +226,11 @@ def _retrain(args: argparse.Namespace, progress: Progress) -> str:
     progress(f"decision: {'retrain' if go else 'skip'} ({reason})")
     if not go:
         return "skipped"
-    uri = tracking.connect()
-    progress(f"MLflow at {uri}, model {model_name()}")
-    registered = recipe.train(
-        _train_spec(args),
-        _params(args),
-        model_name=model_name(),
-        experiment=_experiment(args),
-        progress=progress,
-    )
+    from mlflow.tracking import MlflowClient
+
+    registered = _train_version(args, progress)
+    from training import recipe
+
     decision = recipe.promote(
         MlflowClient(),
         model_name=model_name(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -182,3 +183,17 @@ def load(
         name = synthetic_name(rows, seed, drift)
         return validate(generate(rows, seed, drift), name), name
     return validate(read(source), source), source
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataSpec:
+    """Where data comes from: a CSV/Parquet path or s3:// URI, or the synthetic generator."""
+
+    source: str | None = None
+    rows: int = 5000
+    seed: int = 0
+    drift: float = 0.0
+
+    def load(self) -> tuple[pd.DataFrame, str]:
+        """Read and validate the dataset; return it with its name."""
+        return load(self.source, rows=self.rows, seed=self.seed, drift=self.drift)

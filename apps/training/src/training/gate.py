@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from training.model import Evaluation
+from training.evaluation import Evaluation
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,7 @@ from sklearn.preprocessing import OneHotEncoder
 
 from training.data import CATEGORICAL_FEATURES, FEATURES, FLOAT_FEATURES, INT_FEATURES, TARGET
 from training.errors import TrainingError
+from training.evaluation import Evaluation
 
 MIN_ROWS = 20
 
@@ -29,26 +30,6 @@ class TrainParams:
     min_samples_leaf: int = 2
     test_size: float = 0.25
     seed: int = 0
-
-
-@dataclass(frozen=True, kw_only=True)
-class Evaluation:
-    """Offline metrics on a holdout, plus the per-row batch predict latency."""
-
-    accuracy: float
-    f1: float
-    roc_auc: float
-    latency_ms_per_row: float
-    rows: int
-    confusion: list[list[int]] = field(default_factory=list)
-
-    def metric(self, name: str) -> float:
-        """Look a metric up by its short name (accuracy, f1, roc_auc)."""
-        return {"accuracy": self.accuracy, "f1": self.f1, "roc_auc": self.roc_auc}[name]
-
-    def as_test_metrics(self) -> dict[str, float]:
-        """The registry contract's metric names: test_accuracy, test_f1, test_roc_auc."""
-        return {"test_accuracy": self.accuracy, "test_f1": self.f1, "test_roc_auc": self.roc_auc}
 
 
 @dataclass(frozen=True, kw_only=True)

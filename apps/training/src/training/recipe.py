@@ -3,41 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from training import data, gate, model, registry, snapshot, tracking
+from training import gate, model, registry, snapshot, tracking
+from training.data import DataSpec
 
 Progress = Callable[[str], None]
 
 
-@dataclass(frozen=True, kw_only=True)
-class DataSpec:
-    """Where data comes from: a CSV/Parquet path or s3:// URI, or the synthetic generator."""
-
-    source: str | None = None
-    rows: int = 5000
-    seed: int = 0
-    drift: float = 0.0
-
-    def load(self) -> tuple[pd.DataFrame, str]:
-        """Read and validate the dataset; return it with its name."""
-        return data.load(self.source, rows=self.rows, seed=self.seed, drift=self.drift)
-
-
 def train(
-    spec: DataSpec,
+    df: pd.DataFrame,
+    name: str,
     params: model.TrainParams,
     *,
     model_name: str,
     experiment: str,
     progress: Progress,
 ) -> tracking.RegisteredVersion:
-    """Load -> snapshot -> fit -> log -> register; returns the new version (not promoted)."""
-    df, name = spec.load()
-    progress(f"loaded dataset {name}: {len(df)} rows")
+    """Snapshot -> fit -> log -> register a validated frame; return the version (not promoted)."""
     snap = snapshot.snapshot(df, name)
     state = "uploaded" if snap.uploaded else "already present"
     progress(f"snapshot {snap.uri} ({state})")
@@ -71,6 +56,8 @@ def promote(
     progress: Progress,
 ) -> gate.Decision:
     """Score candidate and champion on one fresh holdout, decide, record, move aliases on pass."""
+    frame, holdout_name = holdout.load()
+    progress(f"holdout {holdout_name}: {len(frame)} rows")
     candidate = registry.get_version(client, model_name, version)
     champion = registry.by_alias(client, model_name, registry.CHAMPION)
     if champion is not None and champion.version == candidate.version:
@@ -83,8 +70,6 @@ def promote(
             champion_score=None,
             candidate_latency_ms_per_row=float("nan"),
         )
-    frame, holdout_name = holdout.load()
-    progress(f"holdout {holdout_name}: {len(frame)} rows")
     cand_eval = model.evaluate(tracking.load_pipeline(model_name, candidate.version), frame)
     progress(
         f"candidate v{candidate.version}: {policy.metric}={cand_eval.metric(policy.metric):.4f}"

@@ -11,12 +11,11 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
-import requests
 import skops.io
 from mlflow.data.pandas_dataset import from_pandas
 from mlflow.models import infer_signature
 
-from training import plots, reference
+from training import health, plots, reference
 from training.data import FEATURES, TARGET
 from training.errors import TrainingError
 from training.model import TrainParams, TrainResult
@@ -43,30 +42,12 @@ class RegisteredVersion:
     run_id: str
 
 
-def tracking_uri() -> str:
-    """MLFLOW_TRACKING_URI, required."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
-    if not uri:
-        raise TrainingError("MLFLOW_TRACKING_URI is not set; point it at the MLflow server")
-    return uri
-
-
 def connect() -> str:
-    """Apply fail-fast client defaults and check the server answers; return its URI."""
+    """Apply fail-fast client defaults, check the server answers, and point MLflow at it."""
     for key, value in FAIL_FAST_DEFAULTS.items():
         os.environ.setdefault(key, value)
-    uri = tracking_uri()
+    uri = health.check_mlflow()
     mlflow.set_tracking_uri(uri)
-    if uri.startswith(("http://", "https://")):
-        timeout = float(os.environ.get("TRAINING_MLFLOW_CONNECT_TIMEOUT", "5"))
-        try:
-            resp = requests.get(f"{uri.rstrip('/')}/health", timeout=timeout)
-        except requests.ConnectionError as exc:
-            raise TrainingError(f"MLflow at {uri}: connection refused or unreachable") from exc
-        except requests.Timeout as exc:
-            raise TrainingError(f"MLflow at {uri}: no answer within {timeout:g} s") from exc
-        if resp.status_code != 200:
-            raise TrainingError(f"MLflow at {uri}: /health answered HTTP {resp.status_code}")
     return uri
 
 
