@@ -221,3 +221,21 @@ def test_mlflow_allowed_hosts_cover_in_cluster_names_with_and_without_port() -> 
     for name in ("mlflow", "mlflow.ns", "mlflow.ns.svc", "mlflow.ns.svc.cluster.local"):
         assert name in hosts
         assert f"{name}:5000" in hosts
+
+
+def test_components_reject_bad_args_before_creating_anything() -> None:
+    """Constructors validate first: these raise without any Pulumi engine or mocks."""
+    from infra.components.objectstore import ObjectStore, ObjectStoreArgs
+    from infra.components.secrets import SecretStore
+
+    cfg = load_stack_file(CONFIGS / "seaweedfs.yaml")
+    with pytest.raises(ValueError, match="config_secret is required for engine 'seaweedfs'"):
+        ObjectStore(
+            "object-store",
+            ObjectStoreArgs(
+                namespace="p", config=cfg.object_store, credentials_secret="s3-credentials"
+            ),
+        )
+    twice = SecretSpec(name="s", namespace="ns", data={}, readers=("sa",))
+    with pytest.raises(ValueError, match="ns/s twice"):
+        SecretStore("secrets", SecretStoreArgs(passwords={}, secrets=(twice, twice)))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import filecmp
+import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from infra import versions
 from infra.render import RenderedStack
-from tests.infra.conftest import RenderRun, run_render
+from tests.infra.conftest import REPO_ROOT, RenderRun, run_render
 
 CONFIGS = Path(__file__).parent / "configs"
 
@@ -277,3 +280,36 @@ def test_secret_readers_are_only_the_consuming_service_accounts(
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": "mlflow", "namespace": "mlops-platform"}
     ]
+
+
+ENTRYPOINT_SCRIPT = """
+import json, os, runpy, sys
+import pulumi, yaml
+document = yaml.safe_load(open(sys.argv[1], encoding="utf-8"))
+# What the engine hands a program: every value a string, objects JSON-encoded.
+values = {k: v if isinstance(v, str) else json.dumps(v) for k, v in document["config"].items()}
+os.environ["PULUMI_CONFIG"] = json.dumps(values)
+from infra.render import RecordingMocks, RecordingMonitor
+mocks = RecordingMocks()
+monitor = RecordingMonitor(mocks)
+pulumi.runtime.set_mocks(mocks, project="mlops-platform", stack="dev", monitor=monitor)
+pulumi.runtime.test(lambda: runpy.run_path("infra/__main__.py", run_name="__main__"))()
+print(json.dumps(sorted(f"{t} {n}" for t, n in mocks.inputs)))
+"""
+
+
+def test_pulumi_entrypoint_builds_the_same_resources_from_engine_config(
+    rendered_stacks: dict[str, RenderedStack],
+) -> None:
+    """infra/__main__.py (what `pulumi up` runs) reads engine config and builds the platform."""
+    proc = subprocess.run(
+        [sys.executable, "-c", ENTRYPOINT_SCRIPT, "stacks/Pulumi.dev.yaml"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    built = json.loads(proc.stdout.splitlines()[-1])
+    rendered = sorted(f"{r['type']} {r['name']}" for r in rendered_stacks["dev"].resources)
+    assert built == rendered
