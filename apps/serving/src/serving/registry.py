@@ -62,11 +62,13 @@ class RegistryFollower:
         try:
             version = self._client.get_model_version_by_alias(name, alias)
         except MlflowException as exc:
-            answered = exc.error_code in _REGISTRY_ANSWERED
-            self._fail(f"alias {alias!r} of model {name!r} not found: {exc.message}", answered)
+            if exc.error_code in _REGISTRY_ANSWERED:
+                self._fail(f"alias {alias!r} of model {name!r} not found: {exc.message}", True)
+            else:  # the client wraps connection errors in MlflowException too
+                self._unreachable(exc.message)
             return
-        except Exception as exc:  # connection refused, DNS, timeouts: MLflow is down
-            self._fail(f"MLflow at {self._settings.mlflow_tracking_uri} unreachable: {exc}", False)
+        except Exception as exc:  # DNS, timeouts raised outside MLflow's wrapper
+            self._unreachable(str(exc))
             return
         self._registry_up()
         current = self._store.current
@@ -132,6 +134,9 @@ class RegistryFollower:
         status.last_error = None
         status.last_success_at = time.time()
         self._metrics.registry_up.set(1)
+
+    def _unreachable(self, error: str) -> None:
+        self._fail(f"MLflow at {self._settings.mlflow_tracking_uri} unreachable: {error}", False)
 
     def _fail(self, message: str, registry_answered: bool) -> None:
         status = self._store.registry

@@ -1,0 +1,52 @@
+"""Fixtures for the serving tests: one registered model and the in-process app that serves it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from serving.main import create_app
+from serving.settings import Settings
+
+from tests.services import MlflowServer
+from tests.serving.helpers import Registered, register_model, unique_name
+
+MAX_BATCH_ROWS = 50
+MAX_BODY_BYTES = 8192
+DRIFT_WINDOW_ROWS = 200
+
+
+@pytest.fixture(scope="module")
+def registered(mlflow_server: MlflowServer) -> Registered:
+    """A champion registered for this module only."""
+    return register_model(mlflow_server.tracking_uri, unique_name())
+
+
+@pytest.fixture(scope="module")
+def client(mlflow_server: MlflowServer, registered: Registered) -> Iterator[TestClient]:
+    """The real app in-process (lifespan, registry follower, batcher), ready to serve."""
+    settings = Settings(
+        mlflow_tracking_uri=mlflow_server.tracking_uri,
+        model_name=registered.name,
+        model_poll_interval_seconds=0.5,
+        max_batch_rows=MAX_BATCH_ROWS,
+        max_body_bytes=MAX_BODY_BYTES,
+        drift_window_rows=DRIFT_WINDOW_ROWS,
+        feedback_window_size=100,
+    )
+    with TestClient(create_app(settings)) as test_client:
+        deadline = time.monotonic() + 60
+        while test_client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, test_client.get("/readyz").json()
+            time.sleep(0.1)
+        yield test_client
+
+
+OUTAGE_MODULE = "test_serving_mlflow_outage.py"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the MLflow outage test last in the session, so no other test sees MLflow down."""
+    items.sort(key=lambda item: item.path.name == OUTAGE_MODULE)
