@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from infra import k8s
+
 
 def fields(**kwargs: Any) -> dict[str, Any]:
     """Return resource arguments built as plain Kubernetes dicts, for `Resource(name, **...)`.
@@ -19,8 +21,13 @@ def manifest_args(manifest: dict[str, Any]) -> dict[str, Any]:
     """Turn a Kubernetes-shaped dict (camelCase top-level keys) into SDK keyword arguments.
 
     Only the top level needs snake_case (`roleRef` -> `role_ref`); nested dicts stay camelCase.
-    apiVersion and kind are dropped: the SDK class fixes them.
+    apiVersion and kind are dropped: the SDK class fixes them. metadata.name goes through
+    k8s.name, so every object built this way has a valid, explicit name.
     """
+    metadata = manifest.get("metadata")
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str):
+        raise ValueError(f"manifest needs an explicit metadata.name: {manifest!r:.200}")
+    k8s.name(metadata["name"])
     result: dict[str, Any] = {}
     for key, value in manifest.items():
         if key in ("apiVersion", "kind"):

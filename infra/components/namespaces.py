@@ -9,7 +9,7 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 
 from infra import k8s
-from infra.components.kube import fields
+from infra.components.kube import fields, manifest_args
 from infra.config import Quota
 
 # App namespaces run only our own pods and CNPG instances: all fit the `restricted` standard.
@@ -97,17 +97,21 @@ class Namespaces(pulumi.ComponentResource):
             kubernetes.core.v1.ResourceQuota(
                 f"{name}-{role}-quota",
                 opts=in_ns,
-                **fields(
-                    metadata={"name": "platform-quota", "namespace": ns_name},
-                    spec=quota_spec(args.quota),
+                **manifest_args(
+                    {
+                        "metadata": {"name": "platform-quota", "namespace": ns_name},
+                        "spec": quota_spec(args.quota),
+                    }
                 ),
             )
             kubernetes.core.v1.LimitRange(
                 f"{name}-{role}-limits",
                 opts=in_ns,
-                **fields(
-                    metadata={"name": "platform-limits", "namespace": ns_name},
-                    spec=limit_range_spec(),
+                **manifest_args(
+                    {
+                        "metadata": {"name": "platform-limits", "namespace": ns_name},
+                        "spec": limit_range_spec(),
+                    }
                 ),
             )
             self.resources.append(ns)

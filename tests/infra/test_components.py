@@ -113,13 +113,22 @@ def test_charts_are_pinned_to_exact_versions() -> None:
 def test_manifest_args_snake_cases_top_level_keys_only() -> None:
     args = manifest_args(
         {
+            "metadata": {"name": "b"},
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "RoleBinding",
             "roleRef": {"apiGroup": "x"},
             "stringData": {"AWS_ACCESS_KEY_ID": "k"},
         }
     )
-    assert args == {"role_ref": {"apiGroup": "x"}, "string_data": {"AWS_ACCESS_KEY_ID": "k"}}
+    assert args == {
+        "metadata": {"name": "b"},
+        "role_ref": {"apiGroup": "x"},
+        "string_data": {"AWS_ACCESS_KEY_ID": "k"},
+    }
+    with pytest.raises(ValueError, match="not a DNS-1123 label"):
+        manifest_args({"metadata": {"name": "Bad_Name"}})
+    with pytest.raises(ValueError, match=r"explicit metadata\.name"):
+        manifest_args({"metadata": {"generateName": "x-"}})
 
 
 def test_secret_templates_must_refer_to_known_values() -> None:
