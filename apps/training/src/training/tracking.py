@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -109,9 +111,10 @@ def log_and_register(
     with mlflow.start_run(run_name=f"train-{snap.sha256[:8]}") as run:
         mlflow.set_tags(lineage)
         mlflow.log_params({**asdict(params), "data_rows": len(dataset), "data_source": data_name})
-        source = from_pandas(
-            dataset, source=snap.uri, name=slug(data_name), targets=TARGET, digest=snap.digest
-        )
+        with _quiet_mlflow_hints():
+            source = from_pandas(
+                dataset, source=snap.uri, name=slug(data_name), targets=TARGET, digest=snap.digest
+            )
         mlflow.log_input(source, context="training")
         ev = result.evaluation
         mlflow.log_metrics(
@@ -126,8 +129,7 @@ def log_and_register(
         mlflow.log_dict(reference.build(result.train_frame), REFERENCE_ARTIFACT)
         progress("logged params, metrics, dataset input, plots and drift/reference.json")
         x = result.train_frame[list(FEATURES)]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # the integer-columns hint
+        with _quiet_mlflow_hints():
             signature = infer_signature(x.head(100), result.pipeline.predict(x.head(100)))
             info = mlflow.sklearn.log_model(
                 result.pipeline,
@@ -141,6 +143,19 @@ def log_and_register(
         return RegisteredVersion(
             name=model_name, version=str(version.version), run_id=run.info.run_id
         )
+
+
+@contextlib.contextmanager
+def _quiet_mlflow_hints() -> Iterator[None]:
+    """Silence MLflow's schema hints: the integer-columns advice and a pandas deprecation.
+
+    Our integer features never hold missing values (validated), so the hint is noise in
+    the job log.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        warnings.filterwarnings("ignore", message="Operation with range is deprecated")
+        yield
 
 
 def trusted_types(pipeline: Any) -> list[str]:
