@@ -35,7 +35,13 @@ class PostgresArgs:
 
 
 def app_secret_name(cluster: str) -> str:
-    """Return the name of the app-credentials Secret MLflow reads (`<cluster>-app`)."""
+    """Return the name of the app-credentials Secret MLflow reads (`<cluster>-app`).
+
+    CloudNativePG would generate this Secret (with a `uri` key) itself; the platform creates it
+    instead and hands it to `bootstrap.initdb.secret`, so that the password is a RandomPassword
+    the SecretStore owns, the `uri` names the psycopg2 driver explicitly, and the Secret that
+    MLflow references exists in the rendered program (checked offline).
+    """
     return k8s.name(cluster, "app")
 
 
