@@ -57,8 +57,8 @@ def reference_for(frame: pd.DataFrame) -> dict[str, Any]:
     for name in ("speed", "volume", "hour"):
         values = frame[name].to_numpy(dtype=float)
         cuts = np.unique(np.quantile(values, np.linspace(0, 1, 11)[1:-1]))
-        edges = np.concatenate(([-np.inf], cuts, [np.inf]))
-        counts, _ = np.histogram(values, bins=edges)
+        # Bins are right-closed (edge_i, edge_i+1], as docs/contracts.md says.
+        counts = np.bincount(np.searchsorted(cuts, values, side="left"), minlength=len(cuts) + 1)
         features[name] = {
             "kind": "numeric",
             "edges": ["-inf", *[float(c) for c in cuts], "inf"],

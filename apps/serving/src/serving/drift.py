@@ -20,7 +20,7 @@ PSI_EPSILON = 1e-4
 class NumericReference:
     """Training-time histogram: interior cut points and the fraction of rows per bin."""
 
-    cuts: np.ndarray  # interior edges; bin i is [edge_i, edge_i+1), as numpy.histogram
+    cuts: np.ndarray  # interior edges; bin i is (edge_i, edge_i+1], as training writes it
     fractions: np.ndarray
 
 
@@ -85,7 +85,7 @@ def _actual_fractions(reference: FeatureReference, values: list[Any]) -> np.ndar
         numbers = np.asarray([v for v in values if v is not None], dtype=np.float64)
         if numbers.size == 0:
             return None
-        bins = np.searchsorted(reference.cuts, numbers, side="right")
+        bins = np.searchsorted(reference.cuts, numbers, side="left")
         counts = np.bincount(bins, minlength=len(reference.fractions)).astype(np.float64)
         return counts / numbers.size
     unseen = len(reference.index)

@@ -1,0 +1,159 @@
+"""`python -m bench`: throughput, p50, p99 and peak RSS of our server vs `mlflow models serve`.
+
+Both servers run one worker, load the same registered artifact from the same MLflow server
+(Postgres + SeaweedFS S3 started here by tests/services.py), and get the same wrk load with the
+same body (an MLflow ``dataframe_split`` single row on ``/invocations``); our ``/predict``
+(TF-serving ``instances``) is measured as an extra row. Servers run one at a time so they never
+compete for the two cores. Environment: BENCH_DURATION_SECONDS (default 10), BENCH_CLIENTS
+(default "8,32").
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from bench.load import LoadResult, lua_script, run_wrk, wrk_binary
+from bench.models import (
+    BenchModel,
+    register_reference,
+    register_training_default,
+    training_available,
+)
+from bench.servers import Server, start_mlflow_serve, start_ours
+from tests import services
+
+TARGET_RATIO = 10.0
+
+
+@dataclass(frozen=True)
+class Row:
+    """One measured (model, clients, server) cell."""
+
+    model: str
+    clients: int
+    server: str
+    result: LoadResult
+    peak_rss: int
+
+
+def _bodies(model: BenchModel) -> tuple[bytes, bytes]:
+    columns = list(model.row)
+    split = {"dataframe_split": {"columns": columns, "data": [[model.row[c] for c in columns]]}}
+    return orjson.dumps(split), orjson.dumps({"instances": [model.row]})
+
+
+def _measure(
+    server: Server, path: str, body: bytes, clients: list[int], seconds: int, work: Path
+) -> list[tuple[int, LoadResult]]:
+    script = lua_script(work, body)
+    url = server.url + path
+    run_wrk(url, script, clients[0], 2)  # warm-up: first requests, lazy imports, caches
+    return [(c, run_wrk(url, script, c, seconds)) for c in clients]
+
+
+def bench_model(
+    model: BenchModel, tracking_uri: str, clients: list[int], seconds: int, work: Path
+) -> list[Row]:
+    """Measure the baseline, then ours (same body), then ours on /predict."""
+    split_body, instances_body = _bodies(model)
+    rows: list[Row] = []
+    plan = [
+        ("mlflow models serve", "/invocations", split_body),
+        ("serving /invocations", "/invocations", split_body),
+        ("serving /predict", "/predict", instances_body),
+    ]
+    for label, path, body in plan:
+        log = work / f"{model.name}-{label.replace(' ', '_').replace('/', '')}.log"
+        if label.startswith("mlflow"):
+            server = start_mlflow_serve(model.uri, tracking_uri, log)
+        else:
+            server = start_ours(model.name, tracking_uri, log)
+        try:
+            results = _measure(server, path, body, clients, seconds, work)
+        finally:
+            server.stop()
+        rows.extend(Row(model.label, c, label, r, server.peak_rss) for c, r in results)
+        print(f"  measured {label} on {model.label}", file=sys.stderr, flush=True)
+    return rows
+
+
+def render(rows: list[Row], notes: list[str], seconds: int) -> str:
+    """The markdown table, ratio lines and notes."""
+    out = [
+        f"Serving benchmark: {seconds}s per cell, wrk, single-row requests, 1 worker each.",
+        "",
+        "| model | clients | server | req/s | p50 ms | p99 ms | peak RSS MiB | errors |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        out.append(
+            f"| {r.model} | {r.clients} | {r.server} | {r.result.requests_per_second:.0f} "
+            f"| {r.result.p50_ms:.1f} | {r.result.p99_ms:.1f} | {r.peak_rss / 2**20:.0f} "
+            f"| {r.result.errors} |"
+        )
+    out.append("")
+    for r in rows:
+        if r.server == "mlflow models serve":
+            continue
+        base = next(
+            b for b in rows
+            if b.model == r.model and b.clients == r.clients and b.server == "mlflow models serve"
+        )  # fmt: skip
+        ratio = r.result.requests_per_second / max(base.result.requests_per_second, 1e-9)
+        p99_ratio = r.result.p99_ms / max(base.result.p99_ms, 1e-9)
+        met = ratio >= TARGET_RATIO and p99_ratio < 1.0
+        verdict = "MEETS" if met else "MISSES"
+        out.append(
+            f"- {r.model}, {r.clients} clients, {r.server}: throughput x{ratio:.1f}, "
+            f"p99 x{p99_ratio:.2f}, RSS x{r.peak_rss / max(base.peak_rss, 1):.2f} vs baseline "
+            f"-> {verdict} the target (>= {TARGET_RATIO:.0f}x throughput at a lower p99)"
+        )
+    out.extend(["", *notes])
+    return "\n".join(out)
+
+
+def main() -> None:
+    """Start the services, register the models, measure, print the table."""
+    wrk_binary()
+    seconds = int(os.environ.get("BENCH_DURATION_SECONDS", "10"))
+    clients = [int(c) for c in os.environ.get("BENCH_CLIENTS", "8,32").split(",")]
+    notes = [
+        "Peak RSS is the whole process tree: for the baseline that includes the `mlflow` CLI "
+        "parent that runs uvicorn.",
+        f"Machine: {os.cpu_count()} cores shared with the load generator (wrk, 2 threads).",
+    ]
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        work = Path(tmp)
+        print("bench: starting Postgres, SeaweedFS S3, MLflow", file=sys.stderr, flush=True)
+        started = time.monotonic()
+        with (
+            services.running(services.start_postgres(work / "pg")) as pg,
+            services.running(services.start_s3(work / "s3")) as s3,
+            services.running(services.start_mlflow(work / "mlflow", pg, s3)) as mlflow_srv,
+        ):
+            uri = mlflow_srv.tracking_uri
+            models = [register_reference(uri)]
+            if training_available():
+                try:
+                    models.append(register_training_default(uri, mlflow_srv.env()))
+                except RuntimeError as exc:
+                    notes.append(f"Training app default model skipped: {exc}")
+            else:
+                notes.append("Training app default model skipped: `training` is not importable.")
+            rows: list[Row] = []
+            for model in models:
+                print(f"bench: {model.label} ({model.uri})", file=sys.stderr, flush=True)
+                rows.extend(bench_model(model, uri, clients, seconds, work))
+        notes.append(f"Total bench time {time.monotonic() - started:.0f}s.")
+    print(render(rows, notes, seconds))
+
+
+if __name__ == "__main__":
+    main()
