@@ -144,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _quiet_libraries() -> None:
     # Library chatter would bury the progress lines and the single error line.
+    # MLflow configures its loggers at import (which happens later, lazily) from this variable.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     for name in ("mlflow", "urllib3", "botocore", "alembic"):
         logging.getLogger(name).setLevel(logging.ERROR)
 

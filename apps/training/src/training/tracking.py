@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -108,13 +109,18 @@ def log_and_register(
         "data_uri": snap.uri,
         "data_source": data_name,
     }
-    with mlflow.start_run(run_name=f"train-{snap.sha256[:8]}") as run:
+    # MLflow's notices and warnings go to stdout with the progress lines: stderr is kept for
+    # the one error line a failure prints.
+    with (
+        contextlib.redirect_stderr(sys.stdout),
+        _quiet_mlflow_hints(),
+        mlflow.start_run(run_name=f"train-{snap.sha256[:8]}") as run,
+    ):
         mlflow.set_tags(lineage)
         mlflow.log_params({**asdict(params), "data_rows": len(dataset), "data_source": data_name})
-        with _quiet_mlflow_hints():
-            source = from_pandas(
-                dataset, source=snap.uri, name=slug(data_name), targets=TARGET, digest=snap.digest
-            )
+        source = from_pandas(
+            dataset, source=snap.uri, name=slug(data_name), targets=TARGET, digest=snap.digest
+        )
         mlflow.log_input(source, context="training")
         ev = result.evaluation
         mlflow.log_metrics(
@@ -129,16 +135,15 @@ def log_and_register(
         mlflow.log_dict(reference.build(result.train_frame), REFERENCE_ARTIFACT)
         progress("logged params, metrics, dataset input, plots and drift/reference.json")
         x = result.train_frame[list(FEATURES)]
-        with _quiet_mlflow_hints():
-            signature = infer_signature(x.head(100), result.pipeline.predict(x.head(100)))
-            info = mlflow.sklearn.log_model(
-                result.pipeline,
-                name=MODEL_ARTIFACT,
-                signature=signature,
-                input_example=x.head(3),
-                pip_requirements=pip_requirements(),
-                skops_trusted_types=trusted_types(result.pipeline),
-            )
+        signature = infer_signature(x.head(100), result.pipeline.predict(x.head(100)))
+        info = mlflow.sklearn.log_model(
+            result.pipeline,
+            name=MODEL_ARTIFACT,
+            signature=signature,
+            input_example=x.head(3),
+            pip_requirements=pip_requirements(),
+            skops_trusted_types=trusted_types(result.pipeline),
+        )
         version = mlflow.register_model(info.model_uri, model_name, tags=lineage)
         return RegisteredVersion(
             name=model_name, version=str(version.version), run_id=run.info.run_id
