@@ -5,7 +5,7 @@ Both servers run one worker, load the same registered artifact from the same MLf
 same body (an MLflow ``dataframe_split`` single row on ``/invocations``); our ``/predict``
 (TF-serving ``instances``) is measured as an extra row. Servers run one at a time so they never
 compete for the two cores. Environment: BENCH_DURATION_SECONDS (default 10), BENCH_CLIENTS
-(default "8,32").
+(default "8,32"), BENCH_SKIP_TRAINING (set: reference model only).
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import orjson
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.load import LoadResult, lua_script, run_wrk, wrk_binary
 from bench.models import (
@@ -41,6 +43,7 @@ class Row:
     server: str
     result: LoadResult
     peak_rss: int
+    mean_batch_rows: float | None  # ours only: rows per predict call during this cell
 
 
 def _bodies(model: BenchModel) -> tuple[bytes, bytes]:
@@ -49,13 +52,35 @@ def _bodies(model: BenchModel) -> tuple[bytes, bytes]:
     return orjson.dumps(split), orjson.dumps({"instances": [model.row]})
 
 
+def _batch_totals(server: Server) -> tuple[float, float] | None:
+    """(rows, predict calls) so far, from our /metrics; None for the baseline."""
+    response = httpx.get(server.url + "/metrics", timeout=10)
+    if response.status_code != 200:
+        return None
+    totals = {"serving_batch_size_rows_sum": 0.0, "serving_batch_size_rows_count": 0.0}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name in totals:
+                totals[sample.name] = sample.value
+    return totals["serving_batch_size_rows_sum"], totals["serving_batch_size_rows_count"]
+
+
 def _measure(
     server: Server, path: str, body: bytes, clients: list[int], seconds: int, work: Path
-) -> list[tuple[int, LoadResult]]:
+) -> list[tuple[int, LoadResult, float | None]]:
     script = lua_script(work, body)
     url = server.url + path
     run_wrk(url, script, clients[0], 2)  # warm-up: first requests, lazy imports, caches
-    return [(c, run_wrk(url, script, c, seconds)) for c in clients]
+    cells = []
+    for c in clients:
+        before = _batch_totals(server)
+        result = run_wrk(url, script, c, seconds)
+        after = _batch_totals(server)
+        mean = None
+        if before is not None and after is not None and after[1] > before[1]:
+            mean = (after[0] - before[0]) / (after[1] - before[1])
+        cells.append((c, result, mean))
+    return cells
 
 
 def bench_model(
@@ -79,7 +104,7 @@ def bench_model(
             results = _measure(server, path, body, clients, seconds, work)
         finally:
             server.stop()
-        rows.extend(Row(model.label, c, label, r, server.peak_rss) for c, r in results)
+        rows.extend(Row(model.label, c, label, r, server.peak_rss, b) for c, r, b in results)
         print(f"  measured {label} on {model.label}", file=sys.stderr, flush=True)
     return rows
 
@@ -89,14 +114,16 @@ def render(rows: list[Row], notes: list[str], seconds: int) -> str:
     out = [
         f"Serving benchmark: {seconds}s per cell, wrk, single-row requests, 1 worker each.",
         "",
-        "| model | clients | server | req/s | p50 ms | p99 ms | peak RSS MiB | errors |",
-        "|---|---:|---|---:|---:|---:|---:|---:|",
+        "| model | clients | server | req/s | p50 ms | p99 ms | peak RSS MiB | errors "
+        "| rows/predict |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
+        batch = "-" if r.mean_batch_rows is None else f"{r.mean_batch_rows:.1f}"
         out.append(
             f"| {r.model} | {r.clients} | {r.server} | {r.result.requests_per_second:.0f} "
             f"| {r.result.p50_ms:.1f} | {r.result.p99_ms:.1f} | {r.peak_rss / 2**20:.0f} "
-            f"| {r.result.errors} |"
+            f"| {r.result.errors} | {batch} |"
         )
     out.append("")
     for r in rows:
@@ -140,7 +167,9 @@ def main() -> None:
         ):
             uri = mlflow_srv.tracking_uri
             models = [register_reference(uri)]
-            if training_available():
+            if os.environ.get("BENCH_SKIP_TRAINING"):
+                notes.append("Training app default model skipped: BENCH_SKIP_TRAINING is set.")
+            elif training_available():
                 try:
                     models.append(register_training_default(uri, mlflow_srv.env()))
                 except RuntimeError as exc:
