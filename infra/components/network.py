@@ -26,6 +26,10 @@ SERVING_PORT = 8080
 PROMETHEUS_PORT = 9090
 PUSHGATEWAY_PORT = 9091
 OBJECT_STORE = {"app.kubernetes.io/component": "object-store"}
+# kube-prometheus-stack pods (Helm-rendered, so not in the render: labels from the chart).
+OPERATOR_PODS = {"app": "kube-prometheus-stack-operator"}
+ALERTMANAGER_PODS = {"app.kubernetes.io/name": "alertmanager"}
+OPERATOR_WEBHOOK_PORT = 10250
 BUCKET_INIT = {"app.kubernetes.io/name": "bucket-init"}
 
 
@@ -38,6 +42,7 @@ class NetworkPoliciesArgs:
         postgres_cluster: CloudNativePG cluster name (its pods carry cnpg.io/cluster).
         s3_in_cluster: False for an external S3 (egress then goes out of the cluster).
         s3_ports: S3 API port, then any metrics port of the in-cluster server.
+        alert_receiver: True when Alertmanager sends to a webhook outside the cluster.
         depends_on: the namespaces.
     """
 
@@ -49,6 +54,7 @@ class NetworkPoliciesArgs:
     postgres_cluster: str
     s3_in_cluster: bool
     s3_ports: tuple[int, ...]
+    alert_receiver: bool = False
     depends_on: tuple[pulumi.Resource, ...] = ()
 
     def all_namespaces(self) -> list[str]:
@@ -216,10 +222,35 @@ def app_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
     ]
 
 
+def monitoring_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
+    """Return the chart's own flows: the operator's admission webhook, alert delivery."""
+    mon = args.monitoring
+    result = [
+        _policy(
+            "operator-webhook",
+            mon,
+            OPERATOR_PODS,
+            # The API server calls the Prometheus Operator's admission webhook.
+            ingress=[{"ports": _ports(OPERATOR_WEBHOOK_PORT)}],
+        )
+    ]
+    if args.alert_receiver:
+        result.append(
+            _policy(
+                "alertmanager-egress",
+                mon,
+                ALERTMANAGER_PODS,
+                # The webhook receiver is outside the cluster; its address is a secret.
+                egress=[{"to": [API_SERVER], "ports": _ports(443, 80)}],
+            )
+        )
+    return result
+
+
 def all_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
     """Return every NetworkPolicy manifest (metadata + spec)."""
     result = [p for ns in args.all_namespaces() for p in baseline(ns)]
-    return result + platform_policies(args) + app_policies(args)
+    return result + platform_policies(args) + app_policies(args) + monitoring_policies(args)
 
 
 class NetworkPolicies(pulumi.ComponentResource):

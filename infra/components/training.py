@@ -35,6 +35,7 @@ class TrainingJobArgs:
         s3_secret: Secret (in namespace) with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
         datasets_bucket: bucket for content-addressed dataset snapshots.
         prometheus_url: where `retrain` reads drift and online accuracy.
+        pushgateway_url: where `retrain` pushes its outcome metrics (None: it does not push).
         config: schedule and resources.
         depends_on: namespace and Secrets.
     """
@@ -49,6 +50,7 @@ class TrainingJobArgs:
     datasets_bucket: str
     prometheus_url: str
     config: TrainingConfig
+    pushgateway_url: str | None = None
     depends_on: tuple[pulumi.Resource, ...] = ()
 
 
@@ -67,6 +69,11 @@ def cron_job(args: TrainingJobArgs) -> dict[str, Any]:
             {"name": "AWS_DEFAULT_REGION", "value": args.s3_region},
             {"name": "DATASETS_BUCKET", "value": args.datasets_bucket},
             {"name": "PROMETHEUS_URL", "value": args.prometheus_url},
+            *(
+                [{"name": "PUSHGATEWAY_URL", "value": args.pushgateway_url}]
+                if args.pushgateway_url
+                else []
+            ),
             {"name": "HOME", "value": k8s.SCRATCH},
         ],
         # AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, by reference only.

@@ -60,7 +60,45 @@ _LABEL_SELECTOR = _closed(
     }
 )
 _NAMESPACE_SELECTOR = _closed({"any": _BOOL, "matchNames": {"type": "array", "items": _STR}})
-_RELABELINGS: dict[str, Any] = {"type": "array", "items": _ANY_OBJECT}
+_RELABELINGS: dict[str, Any] = {
+    "type": "array",
+    "items": _closed(
+        {
+            "action": {
+                "enum": [
+                    "replace",
+                    "Replace",
+                    "keep",
+                    "Keep",
+                    "drop",
+                    "Drop",
+                    "hashmod",
+                    "HashMod",
+                    "labelmap",
+                    "LabelMap",
+                    "labeldrop",
+                    "LabelDrop",
+                    "labelkeep",
+                    "LabelKeep",
+                    "lowercase",
+                    "Lowercase",
+                    "uppercase",
+                    "Uppercase",
+                    "keepequal",
+                    "KeepEqual",
+                    "dropequal",
+                    "DropEqual",
+                ]
+            },
+            "sourceLabels": {"type": "array", "items": _STR},
+            "separator": _STR,
+            "targetLabel": _STR,
+            "regex": _STR,
+            "modulus": _INT,
+            "replacement": _STR,
+        }
+    ),
+}
 _SCRAPE_ENDPOINT = {
     "port": _STR,
     "targetPort": {"type": ["string", "integer"]},

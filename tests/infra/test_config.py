@@ -174,6 +174,25 @@ BROKEN: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
         "at most 50 characters",
     ),
     ("bad-retention", _set("monitoring.retention", "a month"), "monitoring.retention", "duration"),
+    (
+        "prod-without-alert-receiver",
+        _prod(_delete("monitoring")),
+        "monitoring.alertReceiver",
+        "required in prod",
+    ),
+    (
+        "plain-alert-receiver",
+        _set("monitoring.alertReceiver", "https://hooks.example.com/x"),
+        "monitoring.alertReceiver",
+        "a secret value",
+    ),
+    (
+        "build-without-registry",
+        _set("images.build", True),
+        "images.registry",
+        "required when images.build is true",
+    ),
+    ("refs-missing", _delete("images"), "images", "required key is missing"),
 ]
 
 

@@ -171,10 +171,13 @@ def test_cnpg_chart_is_a_pinned_helm_release_with_values(
     rendered_stacks: dict[str, RenderedStack],
 ) -> None:
     for rendered in rendered_stacks.values():
-        (release,) = [r for r in rendered.resources if r["type"].startswith("kubernetes:helm.sh/")]
+        releases = [r for r in rendered.resources if r["type"].startswith("kubernetes:helm.sh/")]
+        assert {r["inputs"]["chart"] for r in releases} == {c.chart for c in versions.ALL_CHARTS}, (
+            "every pinned chart is installed, and only those"
+        )
+        (release,) = [r for r in releases if r["inputs"]["chart"] == versions.CNPG_CHART.chart]
         inputs = release["inputs"]
         assert release["type"] == "kubernetes:helm.sh/v3:Release"
-        assert inputs["chart"] == versions.CNPG_CHART.chart
         assert inputs["version"] == versions.CNPG_CHART.version
         assert inputs["repositoryOpts"]["repo"] == versions.CNPG_CHART.repo
         assert inputs["namespace"] == "cnpg-system"
@@ -205,6 +208,7 @@ def test_every_resource_belongs_to_a_component(
         "mlops:index:ModelServing",
         "mlops:index:TrainingJob",
         "mlops:index:NetworkPolicies",
+        "mlops:index:Monitoring",
     }
     for record in records:
         if record["type"].startswith(("mlops:", "pulumi:providers:")):
