@@ -173,3 +173,23 @@ def test_accuracy_drop_retrains_under_the_accuracy_policy(
     assert "decision: retrain (accuracy drop: online 0.700 vs offline 0.930 (> 0.050))" in out
     client = MlflowClient(tracking_uri=mlflow_server.tracking_uri)
     assert alias_version(client, name, "champion") == "1"
+
+
+def test_rejected_candidate_is_a_normal_outcome_and_never_champion(
+    serving: FakeServing, mlflow_server: services.MlflowServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = unique_model_name()
+    env = {**cli_env(mlflow_server, name), "PUSHGATEWAY_URL": serving.pushgateway.url}
+    # `always` needs no Prometheus; a floor no model reaches forces the gate to reject.
+    code = run_in_process(
+        "retrain", "--policy", "always", "--floor", "0.999", *FAST_TRAIN, *FIXED_HOLDOUT, env=env
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "decision: retrain (policy 'always': scheduled retrain)" in out
+    assert "REJECTED: accuracy" in out
+    client = MlflowClient(tracking_uri=mlflow_server.tracking_uri)
+    assert version_count(client, name) == 1
+    assert client.get_registered_model(name).aliases == {}
+    assert client.get_model_version(name, "1").tags["gate.decision"] == "rejected"
+    assert pushed(serving.pushgateway)["retrain_last_outcome"] == {"rejected": 1.0}
