@@ -9,6 +9,7 @@ import pulumi_kubernetes as kubernetes
 
 from infra.components import mlflow as mlflow_specs
 from infra.components import monitoring_specs, monitoring_targets
+from infra.components.images import Images
 from infra.components.mlflow import MlflowServer, MlflowServerArgs
 from infra.components.monitoring import Monitoring, MonitoringArgs, prometheus_url
 from infra.components.namespaces import Namespaces, NamespacesArgs
@@ -127,12 +128,6 @@ def secret_store_args(cfg: PlatformConfig) -> SecretStoreArgs:
     return SecretStoreArgs(passwords=passwords, provided=provided, secrets=tuple(secrets))
 
 
-def _prebuilt(ref: str | None, app: str) -> str:
-    if ref is None:
-        raise ValueError(f"images.{app}: building images is not wired yet; set a pinned ref")
-    return ref
-
-
 def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
     """Create every platform resource for cfg and return the stack outputs."""
     # An explicit provider pinned to the stack's kube context: the default provider is disabled
@@ -197,11 +192,13 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
         ),
         opts=opts,
     )
+    images = Images("images", cfg.images, opts=opts)
     serving = ModelServing(
         "serving",
         ModelServingArgs(
             namespace=ns.serving,
-            image=_prebuilt(cfg.images.serving, "serving"),
+            image=images.refs["serving"],
+            image_version=images.versions["serving"],
             model_name=cfg.model_name,
             tracking_uri=server.tracking_uri,
             config=cfg.serving,
@@ -213,7 +210,8 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
         "training",
         TrainingJobArgs(
             namespace=ns.training,
-            image=_prebuilt(cfg.images.training, "training"),
+            image=images.refs["training"],
+            image_version=images.versions["training"],
             model_name=cfg.model_name,
             tracking_uri=server.tracking_uri,
             s3_endpoint=store.endpoint,

@@ -25,7 +25,8 @@ class ModelServingArgs:
 
     Attributes:
         namespace: the serving namespace.
-        image: the pinned serving image.
+        image: the pinned serving image (a digest ref once built and pushed).
+        image_version: its version, for the app.kubernetes.io/version label.
         model_name: registered model name (MODEL_NAME).
         tracking_uri: MLflow tracking URI (artifacts are proxied; no S3 keys needed).
         config: replicas, alias, poll interval, resources.
@@ -33,7 +34,8 @@ class ModelServingArgs:
     """
 
     namespace: str
-    image: str
+    image: pulumi.Input[str]
+    image_version: str
     model_name: str
     tracking_uri: str
     config: ServingConfig
@@ -43,7 +45,7 @@ class ModelServingArgs:
 def deployment(args: ModelServingArgs) -> dict[str, Any]:
     """Return the serving Deployment (one uvicorn worker per pod; scale by replicas)."""
     cfg = args.config
-    labels = k8s.labels(NAME, COMPONENT, args.image.rsplit(":", 1)[-1])
+    labels = k8s.labels(NAME, COMPONENT, args.image_version)
     container = {
         "name": NAME,
         "image": args.image,

@@ -27,7 +27,8 @@ class TrainingJobArgs:
 
     Attributes:
         namespace: the training namespace.
-        image: the pinned training image.
+        image: the pinned training image (a digest ref once built and pushed).
+        image_version: its version, for the app.kubernetes.io/version label.
         model_name: registered model name (MODEL_NAME).
         tracking_uri: MLflow tracking URI.
         s3_endpoint: S3 endpoint for dataset snapshots.
@@ -41,7 +42,8 @@ class TrainingJobArgs:
     """
 
     namespace: str
-    image: str
+    image: pulumi.Input[str]
+    image_version: str
     model_name: str
     tracking_uri: str
     s3_endpoint: str
@@ -57,7 +59,7 @@ class TrainingJobArgs:
 def cron_job(args: TrainingJobArgs) -> dict[str, Any]:
     """Return the retrain CronJob."""
     cfg = args.config
-    labels = k8s.labels(NAME, COMPONENT, args.image.rsplit(":", 1)[-1])
+    labels = k8s.labels(NAME, COMPONENT, args.image_version)
     container = {
         "name": NAME,
         "image": args.image,

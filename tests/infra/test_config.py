@@ -188,11 +188,11 @@ BROKEN: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
     ),
     (
         "build-without-registry",
-        _set("images.build", True),
+        _set("images.registry", None),
         "images.registry",
         "required when images.build is true",
     ),
-    ("refs-missing", _delete("images"), "images", "required key is missing"),
+    ("refs-missing", _set("images.build", False), "images.serving", "pinned image ref is required"),
 ]
 
 

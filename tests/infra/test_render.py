@@ -209,6 +209,7 @@ def test_every_resource_belongs_to_a_component(
         "mlops:index:TrainingJob",
         "mlops:index:NetworkPolicies",
         "mlops:index:Monitoring",
+        "mlops:index:Images",
     }
     for record in records:
         if record["type"].startswith(("mlops:", "pulumi:providers:")):
