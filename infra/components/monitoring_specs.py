@@ -50,11 +50,11 @@ GRAFANA_RESOURCES = {
 }
 
 
-def _restricted(uid: int) -> dict[str, Any]:
+def _restricted(uid: int, *, read_only_root: bool = True) -> dict[str, Any]:
     """Pod and container securityContexts for chart values (restricted Pod Security)."""
     return {
         "securityContext": k8s.pod_security_context(uid, fs_group=uid),
-        "containerSecurityContext": k8s.container_security_context(),
+        "containerSecurityContext": k8s.container_security_context(read_only_root=read_only_root),
     }
 
 
@@ -122,7 +122,9 @@ def chart_values(
                 "passwordKey": "admin-password",
             },
             "resources": GRAFANA_RESOURCES,
-            **_restricted(472),
+            # Grafana's image writes outside its data volume (plugins, provisioning scratch);
+            # `restricted` does not require a read-only root, so keep the chart's behaviour.
+            **_restricted(472, read_only_root=False),
             "sidecar": {
                 "dashboards": {"enabled": True, "label": DASHBOARD_LABEL, "labelValue": "1"},
                 "resources": SMALL_RESOURCES,
