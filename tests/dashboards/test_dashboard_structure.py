@@ -60,6 +60,15 @@ def test_every_alert_has_a_runbook_page() -> None:
             assert section in text, f"{page.name} lacks {section}"
 
 
+def test_runbook_index_lists_every_alert_and_no_orphan_pages() -> None:
+    index = (RUNBOOKS / "README.md").read_text(encoding="utf-8")
+    names = {alert.name for alert in ALERTS}
+    for name in names:
+        assert f"[{name}]({name}.md)" in index
+    pages = {p.stem for p in RUNBOOKS.glob("*.md")} - {"README"}
+    assert pages == names
+
+
 def test_generator_output_equals_committed_files() -> None:
     rendered = generate.rendered_files()
     assert set(rendered) == {*DASHBOARD_FILES, *RULE_FILES}

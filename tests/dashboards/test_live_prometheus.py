@@ -38,8 +38,11 @@ from tests.serving.helpers import (
 
 pytestmark = pytest.mark.integration
 
-SCRAPE = "1s"
-FOR_IN_TEST = "2s"
+# 2s scrapes (the scrape timeout equals the interval) so a /metrics answer slowed by a busy
+# machine is not a failed scrape; rules evaluate every second.
+SCRAPE = "2s"
+EVALUATE = "1s"
+FOR_IN_TEST = "4s"
 # What Grafana substitutes for its macros; with 1s scrapes these windows always hold samples.
 MACROS = {"$__rate_interval": "1m", "$__range": "1h", "$__interval": "5s"}
 EXPECTED_FIRING = {
@@ -101,6 +104,15 @@ def _firing(prometheus: str) -> set[str]:
     }
 
 
+def _wait_for(predicate: Any, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(1.0)
+    return bool(predicate())
+
+
 def _rules_with_short_for(target_dir: Path) -> list[Path]:
     target_dir.mkdir(parents=True, exist_ok=True)
     copies = []
@@ -141,7 +153,7 @@ def _address(url: str) -> str:
 
 
 def _start_prometheus(base: Path, targets: dict[str, list[str]]) -> services.PrometheusServer:
-    config = prometheus_config(targets, scrape_interval=SCRAPE, evaluation_interval=SCRAPE)
+    config = prometheus_config(targets, scrape_interval=SCRAPE, evaluation_interval=EVALUATE)
     server = services.start_prometheus(
         base, yaml.safe_dump(config), _rules_with_short_for(base / "rules")
     )
@@ -160,6 +172,21 @@ def _start_prometheus(base: Path, targets: dict[str, list[str]]) -> services.Pro
 
 def _predict(app: ServingProcess, rows: list[dict[str, Any]]) -> httpx.Response:
     return app.post("/predict", json={"instances": rows})
+
+
+def _first_of_each(app: ServingProcess, broken: ServingProcess) -> None:
+    """One request of each kind, so every labelled series exists before the bulk traffic.
+
+    A counter series appears with its first increment; if that came before Prometheus's first
+    scrape of it, rate() never sees it. Real error rates are sustained, so this is faithful.
+    """
+    row = make_frame(1, seed=6).to_dict(orient="records")
+    answer = _predict(app, row)
+    assert answer.status_code == 200
+    feedback = [{"id": answer.json()["ids"][0], "label": 1}]
+    assert app.post("/feedback", json={"feedback": feedback}).status_code == 200
+    assert _predict(app, [{"speed": 1.0}]).status_code == 422
+    assert _predict(broken, row).status_code == 503
 
 
 def _drive_traffic(app: ServingProcess, broken: ServingProcess) -> None:
@@ -235,6 +262,18 @@ def live(
         started = time.time()
         prometheus = _start_prometheus(base, targets)
         with services.running(prometheus):
+            # rate() and increase() need a sample from before the traffic: wait until every
+            # target (Prometheus itself included, after the reload) has been scraped once.
+            expected_targets = sum(map(len, targets.values())) + 1
+            assert _wait_for(
+                lambda: len(_query(prometheus.url, "query", query="up == 1")) == expected_targets,
+                60,
+            ), _query(prometheus.url, "query", query="up")
+            _first_of_each(app, broken)
+            seen = 'count(serving_requests_total{status=~"200|422|503", route="/predict"})'
+            assert _wait_for(
+                lambda: _query(prometheus.url, "query", query=f"{seen} == 3") != [], 60
+            ), _query(prometheus.url, "query", query="serving_requests_total")
             _drive_traffic(app, broken)
             deadline = time.monotonic() + WAIT_SECONDS
             while time.monotonic() < deadline and not _firing(prometheus.url) >= EXPECTED_FIRING:
@@ -243,9 +282,10 @@ def live(
 
 
 def test_every_scrape_target_is_up(live: Live) -> None:
+    # max over the last minute: every target answered, even if one scrape was slow just now.
     up = {
         (r["metric"]["job"], r["metric"]["instance"]): r["value"][1]
-        for r in _query(live.prometheus, "query", query="up")
+        for r in _query(live.prometheus, "query", query="max_over_time(up[1m])")
     }
     jobs = {job for job, _ in up}
     assert jobs == {"serving", "mlflow", "object-store", "postgres", "pushgateway", "prometheus"}
@@ -253,6 +293,9 @@ def test_every_scrape_target_is_up(live: Live) -> None:
 
 
 def test_drift_error_and_accuracy_alerts_fire(live: Live) -> None:
+    # The fixture already waited for them; wait again (bounded) in case a slow scrape on a busy
+    # machine just reset one to pending.
+    _wait_for(lambda: _firing(live.prometheus) >= EXPECTED_FIRING, WAIT_SECONDS)
     firing = _firing(live.prometheus)
     assert firing >= EXPECTED_FIRING, f"missing: {EXPECTED_FIRING - firing}"
     drifted = {
@@ -307,15 +350,6 @@ def test_a_misspelled_metric_returns_no_data(live: Live) -> None:
         )
         == []
     )
-
-
-def _wait_for(predicate: Any, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(1.0)
-    return bool(predicate())
 
 
 def test_mlflow_down_fires_when_mlflow_stops_and_resolves_when_it_returns(
