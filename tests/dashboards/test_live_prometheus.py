@@ -4,8 +4,8 @@ One module-scoped setup runs the real serving app (`uvicorn serving.main:app`) o
 registered in the real MLflow server, plus a second serving replica whose model does not exist
 (it answers 503 and fails its registry polls), a real Pushgateway holding the retrain job's
 metrics (pushed by training's own `push_outcome`), a Postgres exporter on the real Postgres, and
-SeaweedFS's own metrics. Prometheus scrapes them every second with the job names in
-docs/contracts.md, and evaluates the committed rule files with every `for:` cut to 2s (a test
+SeaweedFS's own metrics. Prometheus scrapes them every 2 seconds with the job names in
+docs/contracts.md, and evaluates the committed rule files with every `for:` cut to 4s (a test
 copy; the committed files are unchanged). Traffic, 4xx, drifted inputs and feedback are driven
 in bounded loops; then every panel target must return data and the alerts must fire.
 """
