@@ -9,6 +9,7 @@ command -v initdb >/dev/null 2>&1 || [ -x /usr/lib/postgresql/15/bin/initdb ] ||
 command -v promtool >/dev/null 2>&1 || apt_packages+=(prometheus)
 command -v prometheus-pushgateway >/dev/null 2>&1 || apt_packages+=(prometheus-pushgateway)
 command -v wrk >/dev/null 2>&1 || apt_packages+=(wrk)
+[ -x /usr/bin/prometheus-postgres-exporter ] || apt_packages+=(prometheus-postgres-exporter)
 if [ "${#apt_packages[@]}" -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "bootstrap: missing system packages ${apt_packages[*]}; run as root or install them" >&2
@@ -20,7 +21,7 @@ if [ "${#apt_packages[@]}" -gt 0 ]; then
     # --no-install-recommends: the prometheus package would otherwise pull in node-exporter etc.
     apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
     # Debian starts packaged daemons on install; the tests start their own on free ports.
-    for svc in prometheus prometheus-pushgateway postgresql; do
+    for svc in prometheus prometheus-pushgateway prometheus-postgres-exporter postgresql; do
         if command -v systemctl >/dev/null 2>&1; then systemctl stop "$svc" >/dev/null 2>&1 || true; fi
         service "$svc" stop >/dev/null 2>&1 || true
     done

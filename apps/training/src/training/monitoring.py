@@ -11,10 +11,12 @@ from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway
 
 from training.errors import TrainingError
 
-# Metric names from docs/contracts.md (exported by serving).
-DRIFT_QUERY = "max(serving_feature_drift_psi)"
-ONLINE_ACCURACY_QUERY = "avg(serving_online_accuracy_ratio)"
-OFFLINE_ACCURACY_QUERY = "avg(serving_model_offline_accuracy_ratio)"
+# Metric names from docs/contracts.md (exported by serving). A pod that has had no feedback
+# yet exports NaN; `>= 0` drops those series (NaN compares false) so one idle replica cannot
+# turn the fleet's average into NaN and hide an accuracy drop.
+DRIFT_QUERY = "max(serving_feature_drift_psi >= 0)"
+ONLINE_ACCURACY_QUERY = "avg(serving_online_accuracy_ratio >= 0)"
+OFFLINE_ACCURACY_QUERY = "avg(serving_model_offline_accuracy_ratio >= 0)"
 OUTCOMES = ("skipped", "promoted", "rejected", "failed")
 PUSH_JOB = "retrain"
 
