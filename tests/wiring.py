@@ -23,17 +23,24 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 _ENV_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 
-def render(stack: str, out_dir: Path) -> RenderedStack:
-    """Render `stack` offline in a subprocess (Pulumi mocks are once per process)."""
+def render(stack: str, out_dir: Path, config: Path | None = None) -> RenderedStack:
+    """Render `stack` offline in a subprocess (Pulumi mocks are once per process).
+
+    `config` is a stack file to render instead of stacks/Pulumi.<stack>.yaml.
+    """
+    cmd = [sys.executable, "-m", "infra.render", "--stack", stack, "--out", str(out_dir)]
+    if config is not None:
+        cmd += ["--config", str(config)]
     proc = subprocess.run(
-        [sys.executable, "-m", "infra.render", "--stack", stack, "--out", str(out_dir)],
+        cmd,
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         check=False,
     )
     if proc.returncode != 0:
-        raise RuntimeError(f"render of {stack} failed:\n{proc.stderr}")
+        source = config or f"stacks/Pulumi.{stack}.yaml"
+        raise RuntimeError(f"render of {stack} from {source} failed:\n{proc.stderr}")
     return load_rendered(out_dir, stack)
 
 
