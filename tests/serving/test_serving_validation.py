@@ -56,6 +56,9 @@ PREDICT_CASES = [
     ("Infinity", _raw_row("Infinity"), 422, "speed"),
     ("-Infinity", _raw_row("-Infinity"), 422, "speed"),
     ("overflow to infinity", _raw_row("1e999"), 422, "speed"),
+    ("integer beyond int64", _body({"instances": [_row(hour=2**62)]})[:-3]
+     .replace(b"4611686018427387904", b"4611686018427387904000") + b"}]}", 422, "hour"),
+    ("number beyond float64", _raw_row("1" + "0" * 400), 422, "speed"),
     ("second row bad", _body({"instances": [SLOW_ROW, _row(volume="x")]}), 422,
      "instances[1].volume"),
     ("oversized body", b'{"instances": [' + b" " * MAX_BODY_BYTES + b"]}", 413, "MAX_BODY_BYTES"),

@@ -142,10 +142,15 @@ class MicroBatcher:
             predictions = await loop.run_in_executor(
                 self._executor, self._predict_fn, group[0].snapshot, merged
             )
-        except Exception as exc:  # every waiting request learns what went wrong
+        except Exception as exc:
+            if len(group) == 1:
+                if not group[0].future.done():
+                    group[0].future.set_exception(exc)
+                return
+            # One request's rows must not fail the others it was batched with: retry each
+            # alone, so only the culprit sees the error.
             for pending in group:
-                if not pending.future.done():
-                    pending.future.set_exception(exc)
+                await self._execute([pending])
             return
         start = 0
         for pending in group:

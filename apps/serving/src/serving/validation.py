@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -50,14 +51,21 @@ def json_type(value: object) -> str:
     return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
+# Integers must fit the int64 columns the model sees (and floats be exact below 2**53).
+_INT64_MIN, _INT64_MAX, _FLOAT_EXACT = -(2**63), 2**63 - 1, 2**53
+_FLOAT_MAX = sys.float_info.max
+
+
 def _is_number(value: object) -> bool:
-    kind = type(value)
-    return (kind is float and math.isfinite(value)) or kind is int  # type: ignore[arg-type]
+    if type(value) is int:  # Python ints are unbounded; the model sees float64
+        return -_FLOAT_MAX <= value <= _FLOAT_MAX
+    return type(value) is float and math.isfinite(value)
 
 
 def _is_integer(value: object) -> bool:
-    kind = type(value)
-    return kind is int or (kind is float and value.is_integer())  # type: ignore[attr-defined]
+    if type(value) is int:
+        return _INT64_MIN <= value <= _INT64_MAX
+    return type(value) is float and value.is_integer() and abs(value) <= _FLOAT_EXACT
 
 
 _CHECKS: dict[str, Callable[[object], bool]] = {
@@ -81,6 +89,10 @@ class Column:
         """Why ``value`` is not acceptable for this column."""
         if type(value) is float and not math.isfinite(value):
             return f"expected a finite {self.kind}, got {value}"
+        if self.kind == "integer" and type(value) in (int, float):
+            return f"expected an integer within int64, got {_short(value)}"
+        if self.kind == "number" and type(value) is int:
+            return f"expected a number within float64 range, got {_short(value)}"
         return f"expected {self.kind}, got {json_type(value)} {_short(value)}"
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from serving.api.deps import SnapshotDep, StateDep, read_json
 from serving.api.responses import json_response
 from serving.model_store import ModelSnapshot
+from serving.state import ServingState
 from serving.validation import (
     Batch,
     InputError,
@@ -36,7 +37,7 @@ async def predict(request: Request, state: StateDep, snapshot: SnapshotDep) -> R
     batch = records_to_batch(
         payload["instances"], snapshot.schema, "instances", state.settings.max_batch_rows
     )
-    predictions = await state.batcher.predict(snapshot, batch)
+    predictions = await predict_rows(state, snapshot, batch, "instances")
     ids = [uuid.uuid4().hex for _ in predictions]
     state.feedback.remember(ids, predictions)
     body = {"predictions": predictions, "ids": ids, "model_version": snapshot.version}
@@ -54,8 +55,20 @@ async def invocations(request: Request, state: StateDep, snapshot: SnapshotDep) 
         )  # fmt: skip
     payload = await read_json(request, state.settings.max_body_bytes)
     batch = mlflow_payload_to_batch(payload, snapshot, state.settings.max_batch_rows)
-    predictions = await state.batcher.predict(snapshot, batch)
+    predictions = await predict_rows(state, snapshot, batch, "body")
     return json_response({"predictions": predictions}, version=snapshot.version)
+
+
+async def predict_rows(
+    state: ServingState, snapshot: ModelSnapshot, batch: Batch, field: str
+) -> list[Any]:
+    """Predict through the micro-batcher; a row the model refuses is the client's 422."""
+    try:
+        return await state.batcher.predict(snapshot, batch)
+    except Exception as exc:  # e.g. a category the encoder was told to reject
+        raise InputError(
+            422, f"{field}: the model could not score these rows: {exc}", field
+        ) from exc
 
 
 def mlflow_payload_to_batch(payload: Any, snapshot: ModelSnapshot, max_rows: int) -> Batch:
