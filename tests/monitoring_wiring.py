@@ -14,7 +14,7 @@ add it to the config once the test Prometheus's port is known.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from infra.render import RenderedStack
@@ -31,14 +31,22 @@ def _job(endpoint: Mapping[str, Any], fallback: str) -> str:
     return fallback
 
 
+def _addresses(value: str | Sequence[str]) -> list[str]:
+    """One `host:port` or several (replicas of one job) as a target list."""
+    return [value] if isinstance(value, str) else list(value)
+
+
 def scrape_configs_from_rendered(
-    rendered: RenderedStack, targets: Mapping[str, str], interval: str | None = None
+    rendered: RenderedStack,
+    targets: Mapping[str, str | Sequence[str]],
+    interval: str | None = None,
 ) -> list[dict[str, Any]]:
     """Return one Prometheus scrape config per rendered monitor endpoint, aimed at `targets`.
 
     Args:
         rendered: a rendered stack (infra.render.load_rendered).
-        targets: job name -> loopback `host:port`; one for every rendered job, no others.
+        targets: job name -> loopback `host:port` (or a list, one per replica); every
+            rendered job needs at least one, and no other job may appear.
         interval: overrides every endpoint's scrape interval (and timeout) when given.
 
     Raises:
@@ -60,13 +68,13 @@ def scrape_configs_from_rendered(
                     "honor_labels": bool(endpoint.get("honorLabels", False)),
                     "scrape_interval": every,
                     "scrape_timeout": str(endpoint.get("scrapeTimeout", every)),
-                    "static_configs": [{"targets": [targets[job]] if job in targets else []}],
+                    "static_configs": [{"targets": _addresses(targets.get(job, []))}],
                 }
             )
     jobs = [c["job_name"] for c in configs]
     if len(set(jobs)) != len(jobs):
         raise ValueError(f"rendered monitors repeat a job name: {sorted(jobs)}")
-    missing = sorted(set(jobs) - set(targets))
+    missing = sorted(job for job in jobs if not _addresses(targets.get(job, [])))
     unknown = sorted(set(targets) - set(jobs))
     if missing or unknown:
         raise ValueError(

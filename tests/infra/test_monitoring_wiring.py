@@ -67,3 +67,15 @@ def test_promtool_accepts_the_derived_config(
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_job_can_have_several_replicas_but_not_none(
+    rendered_stacks: dict[str, RenderedStack],
+) -> None:
+    replicas = ["127.0.0.1:18080", "127.0.0.1:18081"]
+    configs = scrape_configs_from_rendered(rendered_stacks["dev"], {**TARGETS, "serving": replicas})
+    by_job = {c["job_name"]: c for c in configs}
+    assert by_job["serving"]["static_configs"] == [{"targets": replicas}]
+    assert by_job["mlflow"]["static_configs"] == [{"targets": [TARGETS["mlflow"]]}]
+    with pytest.raises(ValueError, match=r"missing \['serving'\]"):
+        scrape_configs_from_rendered(rendered_stacks["dev"], {**TARGETS, "serving": []})
