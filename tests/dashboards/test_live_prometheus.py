@@ -1,11 +1,17 @@
 """Every dashboard query and the key alerts against a real Prometheus scraping the real platform.
 
-One module-scoped setup runs the real serving app (`uvicorn serving.main:app`) on a model
-registered in the real MLflow server, plus a second serving replica whose model does not exist
-(it answers 503 and fails its registry polls), a real Pushgateway holding the retrain job's
-metrics (pushed by training's own `push_outcome`), a Postgres exporter on the real Postgres, and
-SeaweedFS's own metrics. Prometheus scrapes them every 2 seconds with the job names in
-docs/contracts.md, and evaluates the committed rule files with every `for:` cut to 4s (a test
+The wiring comes from the render of the dev stack with SeaweedFS as its object store (the S3
+the tests run): the serving app is started with the rendered ModelServing Deployment's command,
+args and env (only the bind address, port, MLflow URI, HOME, poll interval and model name are
+localized), its readiness and liveness paths are the rendered probes', and Prometheus's scrape
+jobs (names, paths, schemes, honor_labels) are the rendered ServiceMonitors and PodMonitor, so
+the wiring that `pulumi up` deploys is the wiring tested here.
+
+One module-scoped setup runs that serving app on a model registered in the real MLflow server,
+plus a second replica whose model does not exist (it answers 503 and fails its registry polls),
+a real Pushgateway holding the retrain job's metrics (pushed by training's own `push_outcome`),
+a Postgres exporter on the real Postgres, and SeaweedFS's own metrics. Prometheus scrapes them
+every 2 seconds and evaluates the committed rule files with every `for:` cut to 4s (a test
 copy; the committed files are unchanged). Traffic, 4xx, drifted inputs and feedback are driven
 in bounded loops; then every panel target must return data and the alerts must fire.
 """
@@ -25,16 +31,12 @@ import pytest
 import yaml
 from training.monitoring import push_outcome
 
+from dashboards import names
 from dashboards.generate import GRAFANA_DIR, RULES_DIR
-from dashboards.scrape import prometheus_config
-from tests import services
-from tests.serving.helpers import (
-    ServingProcess,
-    make_frame,
-    register_model,
-    run_serving,
-    unique_name,
-)
+from infra.render import RenderedStack
+from tests import services, wiring
+from tests.monitoring_wiring import scrape_configs_from_rendered
+from tests.serving.helpers import make_frame, register_model, unique_name
 
 pytestmark = pytest.mark.integration
 
@@ -55,6 +57,30 @@ EXPECTED_FIRING = {
 # Everything is up and the retrain job just succeeded: these must stay quiet.
 EXPECTED_QUIET = {"ServingDown", "MLflowDown", "ScrapeTargetMissing", "ModelStale", "RetrainFailed"}
 WAIT_SECONDS = 90.0
+DEV_STACK = wiring.REPO_ROOT / "stacks" / "Pulumi.dev.yaml"
+# Test-speed knobs the manifest leaves at the app's defaults: fail fast while MLflow is down
+# (the MLflowDown test) instead of retrying for minutes. Never a variable the manifest sets.
+TEST_ONLY_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+
+
+@dataclass
+class Replica:
+    """One serving replica on loopback, started from the rendered container."""
+
+    url: str
+    process: services.ManagedProcess
+
+    def get(self, path: str) -> httpx.Response:
+        """GET on the replica."""
+        return httpx.get(f"{self.url}{path}", timeout=30)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        """POST on the replica."""
+        return httpx.post(f"{self.url}{path}", timeout=30, **kwargs)
+
+    def stop(self) -> None:
+        """Stop it by PID (SIGTERM to its process group)."""
+        self.process.stop()
 
 
 @dataclass(frozen=True)
@@ -63,7 +89,7 @@ class Live:
 
     prometheus: str
     started: float
-    app: ServingProcess
+    app: Replica
 
 
 def _panel_targets() -> list[tuple[str, str, str, bool]]:
@@ -152,17 +178,29 @@ def _address(url: str) -> str:
     return url.removeprefix("http://").rstrip("/")
 
 
-def _start_prometheus(base: Path, targets: dict[str, list[str]]) -> services.PrometheusServer:
-    config = prometheus_config(targets, scrape_interval=SCRAPE, evaluation_interval=EVALUATE)
+def _start_prometheus(
+    base: Path, scrape_configs: list[dict[str, Any]]
+) -> services.PrometheusServer:
+    """Prometheus with the given scrape jobs and the rule files with short `for:`."""
+    config = {
+        "global": {"scrape_interval": SCRAPE, "evaluation_interval": EVALUATE},
+        "scrape_configs": scrape_configs,
+    }
     server = services.start_prometheus(
         base, yaml.safe_dump(config), _rules_with_short_for(base / "rules")
     )
-    # Prometheus scrapes itself as job "prometheus"; its port is known only now, so add the job
-    # to the written config and reload (the server runs with --web.enable-lifecycle).
+    # Prometheus scrapes itself as job "prometheus" (the chart's self-monitor, not rendered);
+    # its port is known only now, so add the job to the written config and reload (the server
+    # runs with --web.enable-lifecycle).
     written = base / "prometheus" / "prometheus.yml"
     full = yaml.safe_load(written.read_text(encoding="utf-8"))
-    full["scrape_configs"].extend(
-        prometheus_config({"prometheus": [_address(server.url)]})["scrape_configs"]
+    full["scrape_configs"].append(
+        {
+            "job_name": names.JOB_PROMETHEUS,
+            "metrics_path": "/metrics",
+            "scrape_interval": SCRAPE,
+            "static_configs": [{"targets": [_address(server.url)]}],
+        }
     )
     written.write_text(yaml.safe_dump(full, sort_keys=False), encoding="utf-8")
     reload = httpx.post(f"{server.url}/-/reload", timeout=30)
@@ -170,11 +208,63 @@ def _start_prometheus(base: Path, targets: dict[str, list[str]]) -> services.Pro
     return server
 
 
-def _predict(app: ServingProcess, rows: list[dict[str, Any]]) -> httpx.Response:
+def _start_replica(
+    base: Path, container: wiring.RenderedContainer, tracking_uri: str, model_name: str
+) -> Replica:
+    """Run the rendered serving container on a free loopback port; wait until it is live."""
+    port = services.free_port()
+    home = base / f"home-{port}"
+    home.mkdir()
+    command = wiring.localize(
+        container,
+        secrets={},
+        overrides={
+            "MLFLOW_TRACKING_URI": tracking_uri,
+            "HOME": str(home),
+            # Each test registers its own model; the rendered alias (champion) is kept.
+            "MODEL_NAME": model_name,
+            # Registry polls every 0.5s, so load failures add up within the test's minute.
+            "MODEL_POLL_INTERVAL_SECONDS": "0.5",
+        },
+        flags={"--host": services.LOOPBACK, "--port": str(port)},
+    )
+    clash = TEST_ONLY_ENV.keys() & set(container.env_names)
+    assert not clash, f"the manifest now sets {sorted(clash)}: override it instead"
+    process = services.ManagedProcess(
+        f"serving-{port}",
+        command.argv,
+        base / f"serving-{port}.log",
+        env={**os.environ, **command.env, **TEST_ONLY_ENV},
+        cwd=home,
+    )
+    process.start()
+    replica = Replica(f"http://{services.LOOPBACK}:{port}", process)
+    try:
+        live_path = container.probe_path("livenessProbe")
+        services.wait_http(f"{replica.url}{live_path}", timeout=60, proc=process.proc)
+    except services.ServiceError as exc:
+        raise process.fail(str(exc)) from exc
+    return replica
+
+
+def _answers_ok(replica: Replica, path: str) -> bool:
+    try:
+        return replica.get(path).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _wait_ready(replica: Replica, path: str, timeout: float) -> None:
+    """Poll the rendered readiness path until it answers 200 (the model is loaded)."""
+    if not _wait_for(lambda: _answers_ok(replica, path), timeout):
+        raise replica.process.fail(f"{path} not 200 after {timeout:.0f}s")
+
+
+def _predict(app: Replica, rows: list[dict[str, Any]]) -> httpx.Response:
     return app.post("/predict", json={"instances": rows})
 
 
-def _first_of_each(app: ServingProcess, broken: ServingProcess) -> None:
+def _first_of_each(app: Replica, broken: Replica) -> None:
     """One request of each kind, so every labelled series exists before the bulk traffic.
 
     A counter series appears with its first increment; if that came before Prometheus's first
@@ -189,7 +279,7 @@ def _first_of_each(app: ServingProcess, broken: ServingProcess) -> None:
     assert _predict(broken, row).status_code == 503
 
 
-def _drive_traffic(app: ServingProcess, broken: ServingProcess) -> None:
+def _drive_traffic(app: Replica, broken: Replica) -> None:
     """Bounded traffic: normal, concurrent singles, drifted, invalid, feedback, 503s."""
     normal = make_frame(100, seed=1).to_dict(orient="records")
     for start in range(0, 100, 10):
@@ -231,8 +321,24 @@ def _drive_traffic(app: ServingProcess, broken: ServingProcess) -> None:
 
 
 @pytest.fixture(scope="module")
+def rendered_seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> RenderedStack:
+    """The dev stack rendered with SeaweedFS as its object store, the S3 these tests run.
+
+    Derived from stacks/Pulumi.dev.yaml (only `objectStore.engine` differs), so everything else
+    is exactly what `pulumi up` deploys for dev.
+    """
+    base = tmp_path_factory.mktemp("rendered-dev-seaweedfs")
+    stack = yaml.safe_load(DEV_STACK.read_text(encoding="utf-8"))
+    stack["config"]["mlops-platform:objectStore"]["engine"] = "seaweedfs"
+    stack_file = base / "Pulumi.dev.yaml"
+    stack_file.write_text(yaml.safe_dump(stack, sort_keys=False), encoding="utf-8")
+    return wiring.render("dev", base / "out", stack_file)
+
+
+@pytest.fixture(scope="module")
 def live(
     tmp_path_factory: pytest.TempPathFactory,
+    rendered_seaweedfs: RenderedStack,
     mlflow_server: services.MlflowServer,
     postgres_server: services.PostgresServer,
     s3_server: services.S3Server,
@@ -240,6 +346,7 @@ def live(
     base = tmp_path_factory.mktemp("live-prometheus")
     name = unique_name()
     register_model(mlflow_server.tracking_uri, name)
+    container = wiring.find_container(rendered_seaweedfs, "Deployment", "serving", "serving")
     gateway = services.start_pushgateway(base)
     finished = time.time()
     push_outcome(gateway.url, "promoted", finished - 42.0, finished)
@@ -248,10 +355,10 @@ def live(
     with (
         services.running(gateway),
         services.running(exporter),
-        run_serving(base, uri, name, DRIFT_WINDOW_ROWS="1000") as app,
-        run_serving(base, uri, f"{name}-missing") as broken,
+        services.running(_start_replica(base, container, uri, name)) as app,
+        services.running(_start_replica(base, container, uri, f"{name}-missing")) as broken,
     ):
-        app.wait_ready(timeout=120)
+        _wait_ready(app, container.probe_path("readinessProbe"), timeout=120)
         targets = {
             "serving": [_address(app.url), _address(broken.url)],
             "mlflow": [_address(uri)],
@@ -259,8 +366,17 @@ def live(
             "postgres": [exporter_address],
             "pushgateway": [_address(gateway.url)],
         }
+        # Jobs, paths, schemes and honor_labels from the rendered monitors; short test interval.
+        scrape_configs = scrape_configs_from_rendered(rendered_seaweedfs, targets, interval=SCRAPE)
+        # Serving's rendered metrics path must answer: say so plainly now, not as a down target.
+        metrics_path = next(
+            c["metrics_path"] for c in scrape_configs if c["job_name"] == names.JOB_SERVING
+        )
+        metrics = app.get(metrics_path)
+        assert metrics.status_code == 200, f"{metrics_path}: {metrics.status_code}"
+        assert "serving_" in metrics.text, f"{metrics_path} serves no serving_* metrics"
         started = time.time()
-        prometheus = _start_prometheus(base, targets)
+        prometheus = _start_prometheus(base, scrape_configs)
         with services.running(prometheus):
             # rate() and increase() need a sample from before the traffic: wait until every
             # target (Prometheus itself included, after the reload) has been scraped once.
