@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from serving.batching import MicroBatcher
+from serving.fastpath import Predictor
 from serving.model_store import ModelSnapshot
 from serving.validation import Batch, Column, InputSchema
 
@@ -17,7 +18,8 @@ SCHEMA = InputSchema((Column("x", "number", "float64", True),), frozenset({"x"})
 
 def _snapshot(version: str) -> ModelSnapshot:
     return ModelSnapshot(
-        name="m", version=version, alias="champion", model=None, schema=SCHEMA,
+        name="m", version=version, alias="champion", model=None, predictor=Predictor(None),
+        schema=SCHEMA,
         drift_reference=None, offline_accuracy=None, run_id="",
     )  # fmt: skip
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from serving.drift import DriftReference
+from serving.fastpath import Predictor
 from serving.validation import InputSchema
 
 
@@ -23,6 +24,7 @@ class ModelSnapshot:
     version: str
     alias: str
     model: Any
+    predictor: Predictor  # model.predict, or its verified forest fast path
     schema: InputSchema
     drift_reference: DriftReference | None
     offline_accuracy: float | None

@@ -19,6 +19,7 @@ from mlflow.models import Model
 from mlflow.tracking import MlflowClient
 
 from serving.drift import DriftReference, parse_reference
+from serving.fastpath import Predictor
 from serving.metrics import ServingMetrics
 from serving.model_store import ModelSnapshot, ModelStore
 from serving.settings import Settings
@@ -100,6 +101,7 @@ class RegistryFollower:
             version=version,
             alias=self._settings.model_alias,
             model=model,
+            predictor=Predictor(model),
             schema=schema,
             drift_reference=reference,
             offline_accuracy=accuracy,
@@ -132,7 +134,10 @@ class RegistryFollower:
         m.model_loads.inc()
         m.last_load_timestamp.set(snapshot.loaded_at)
         self._store.registry.last_error = None
-        logger.info("serving %s version %s", snapshot.name, snapshot.version)
+        logger.info(
+            "serving %s version %s (forest fast path: %s)",
+            snapshot.name, snapshot.version, snapshot.predictor.fast,
+        )  # fmt: skip
 
     def _registry_up(self) -> None:
         status = self._store.registry

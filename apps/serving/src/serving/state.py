@@ -53,7 +53,7 @@ class ServingState:
 
         def run_batch(snapshot: ModelSnapshot, batch: Batch) -> list[Any]:
             # Runs in the predict thread: model call plus the per-batch bookkeeping.
-            predictions: list[Any] = snapshot.model.predict(to_frame(snapshot, batch)).tolist()
+            predictions: list[Any] = snapshot.predictor.predict(to_frame(snapshot, batch)).tolist()
             metrics.batch_size.observe(batch.n_rows)
             for label, count in Counter(predictions).items():
                 metrics.predictions.labels(snapshot.version, str(label)).inc(count)
