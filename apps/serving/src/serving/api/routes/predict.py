@@ -62,10 +62,15 @@ async def invocations(request: Request, state: StateDep, snapshot: SnapshotDep) 
 async def predict_rows(
     state: ServingState, snapshot: ModelSnapshot, batch: Batch, field: str
 ) -> list[Any]:
-    """Predict through the micro-batcher; a row the model refuses is the client's 422."""
+    """Predict through the micro-batcher; a row the model refuses is the client's 422.
+
+    Only the errors scikit-learn raises for unacceptable input (e.g. a category the encoder was
+    told to reject) become 422s; anything else is a server fault and stays a 5xx, so it counts
+    against the error-ratio SLO instead of hiding among client errors.
+    """
     try:
         return await state.batcher.predict(snapshot, batch)
-    except Exception as exc:  # e.g. a category the encoder was told to reject
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
         raise InputError(
             422, f"{field}: the model could not score these rows: {exc}", field
         ) from exc
