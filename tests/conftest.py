@@ -15,6 +15,24 @@ from infra.render import RenderedStack
 from tests import services, wiring
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Smoke-test options (here so `pytest -m smoke --stack prod` works without a path).
+
+    --stack and --kube-context select what to render and which cluster to query.
+    """
+    group = parser.getgroup("smoke", "live-cluster smoke tests")
+    group.addoption(
+        "--stack",
+        default="dev",
+        help="stack whose offline render gives the expectations (stacks/Pulumi.<stack>.yaml)",
+    )
+    group.addoption(
+        "--kube-context",
+        default=None,
+        help="kubeconfig context to check (default: the stack file's kubeContext)",
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Deselect `smoke` tests (they need a live cluster) unless asked for with -m smoke."""
     if "smoke" in (config.getoption("-m") or ""):

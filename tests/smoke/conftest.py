@@ -18,21 +18,6 @@ from tests.smoke import expectations
 from tests.smoke.kube import Kubectl
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    """--stack and --kube-context select what to render and which cluster to query."""
-    group = parser.getgroup("smoke", "live-cluster smoke tests")
-    group.addoption(
-        "--stack",
-        default="dev",
-        help="stack whose offline render gives the expectations (stacks/Pulumi.<stack>.yaml)",
-    )
-    group.addoption(
-        "--kube-context",
-        default=None,
-        help="kubeconfig context to check (default: the stack file's kubeContext)",
-    )
-
-
 def stack_file(stack: str) -> Path:
     """The stack file of `stack`."""
     return wiring.REPO_ROOT / "stacks" / f"Pulumi.{stack}.yaml"
