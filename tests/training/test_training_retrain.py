@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 from prometheus_client.parser import text_string_to_metric_families
+from training import monitoring
 
 from tests import services
 from tests.training.conftest import (
@@ -46,10 +48,12 @@ class FakeServing:
         self.drift.labels(feature="weather").set(psi / 4)
         self.online.set(online)
         self.offline.set(offline)
+        # The app's own queries: the fleet also has an idle replica (no feedback yet, NaN
+        # online accuracy), which must not hide the busy replica's numbers.
         want = {
-            "max(serving_feature_drift_psi)": psi,
-            "avg(serving_online_accuracy_ratio)": online,
-            "avg(serving_model_offline_accuracy_ratio)": offline,
+            monitoring.DRIFT_QUERY: psi,
+            monitoring.ONLINE_ACCURACY_QUERY: online,
+            monitoring.OFFLINE_ACCURACY_QUERY: offline,
         }
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -87,12 +91,19 @@ def serving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeServing]:
     offline = Gauge("serving_model_offline_accuracy_ratio", "offline accuracy", registry=registry)
     port = services.free_port()
     server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+    # A second replica that has had no feedback: serving exports NaN until it has some.
+    idle_registry = CollectorRegistry()
+    Gauge("serving_online_accuracy_ratio", "online accuracy", registry=idle_registry).set(math.nan)
+    idle_port = services.free_port()
+    idle_server, idle_thread = start_http_server(
+        idle_port, addr="127.0.0.1", registry=idle_registry
+    )
     base: Path = tmp_path_factory.mktemp("retrain")
     config = f"""
 global: {{scrape_interval: 1s, evaluation_interval: 1s}}
 scrape_configs:
   - job_name: serving
-    static_configs: [{{targets: ["127.0.0.1:{port}"]}}]
+    static_configs: [{{targets: ["127.0.0.1:{port}", "127.0.0.1:{idle_port}"]}}]
 """
     prometheus = services.start_prometheus(base, config)
     gateway = services.start_pushgateway(base)
@@ -103,6 +114,8 @@ scrape_configs:
         prometheus.stop()
         server.shutdown()
         thread.join(timeout=5)
+        idle_server.shutdown()
+        idle_thread.join(timeout=5)
 
 
 def test_high_drift_retrains_promotes_and_pushes_then_prometheus_down_fails(
