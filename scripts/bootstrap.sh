@@ -10,6 +10,14 @@ command -v promtool >/dev/null 2>&1 || apt_packages+=(prometheus)
 command -v prometheus-pushgateway >/dev/null 2>&1 || apt_packages+=(prometheus-pushgateway)
 command -v wrk >/dev/null 2>&1 || apt_packages+=(wrk)
 [ -x /usr/bin/prometheus-postgres-exporter ] || apt_packages+=(prometheus-postgres-exporter)
+# tests/images: Debian's Docker engine and client (its client builds with BuildKit on its own), and
+# debootstrap for the stand-in base images (scripts/stand-in-base-images.sh).
+{ [ -x /usr/bin/docker ] && command -v dockerd >/dev/null 2>&1; } || apt_packages+=(docker.io)
+command -v debootstrap >/dev/null 2>&1 || apt_packages+=(debootstrap)
+# dockerd loads its container profile with apparmor_parser when the kernel enforces AppArmor.
+if grep -qs Y /sys/module/apparmor/parameters/enabled && ! command -v apparmor_parser >/dev/null 2>&1; then
+    apt_packages+=(apparmor)
+fi
 if [ "${#apt_packages[@]}" -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "bootstrap: missing system packages ${apt_packages[*]}; run as root or install them" >&2
