@@ -83,21 +83,13 @@ def stand_in_base_images() -> None:
 
 
 def build(dockerfile: Path, tag: str, build_args: Mapping[str, str] | None = None) -> None:
-    """`docker build -f <dockerfile> -t <tag> .` from the repository root, as the file documents.
-
-    The `# syntax=` line is dropped: it names the Dockerfile frontend, itself an image on Docker
-    Hub, which cannot be pulled here. The daemon's built-in frontend reads the rest unchanged
-    (every instruction used, RUN --mount cache mounts included, is in Dockerfile syntax 1.2).
-    """
-    lines = dockerfile.read_text(encoding="utf-8").splitlines(keepends=True)
-    if lines and lines[0].startswith("# syntax="):
-        lines = lines[1:]
+    """`docker build -f <dockerfile> -t <tag> .` from the repository root, as the file documents."""
     args = [
         a for name, value in (build_args or {}).items() for a in ("--build-arg", f"{name}={value}")
     ]
     docker(
-        "build", "--progress=plain", "-f", "-", *args, "-t", tag, str(REPO),
-        stdin="".join(lines).encode(), timeout=BUILD_TIMEOUT,
+        "build", "--progress=plain", "-f", str(dockerfile), *args, "-t", tag, str(REPO),
+        timeout=BUILD_TIMEOUT,
     )  # fmt: skip
 
 
