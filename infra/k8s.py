@@ -134,3 +134,20 @@ def service_dns(service: str, namespace: str) -> list[str]:
 def secret_env(var: str, secret: str, key: str) -> dict[str, Any]:
     """Return an env entry that reads a value from a Secret key (never a literal)."""
     return {"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+def disruption_budget(
+    app: str, component: str, namespace: str, *, max_unavailable: int
+) -> dict[str, Any]:
+    """Return a policy/v1 PodDisruptionBudget manifest for the pods of `app`/`component`.
+
+    `maxUnavailable` rather than `minAvailable`: it keeps node drains possible at any replica
+    count the HPA picks, while never evicting more than that many pods at once.
+    """
+    return {
+        "metadata": {"name": app, "namespace": namespace, "labels": labels(app, component)},
+        "spec": {
+            "maxUnavailable": max_unavailable,
+            "selector": {"matchLabels": selector_labels(app, component)},
+        },
+    }

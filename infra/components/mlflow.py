@@ -152,17 +152,6 @@ def service(namespace: str) -> dict[str, Any]:
     }
 
 
-def pod_disruption_budget(namespace: str) -> dict[str, Any]:
-    """Return a PDB keeping one server up during node drains (only with 2+ replicas)."""
-    return {
-        "metadata": {"name": NAME, "namespace": namespace, "labels": k8s.labels(NAME, COMPONENT)},
-        "spec": {
-            "minAvailable": 1,
-            "selector": {"matchLabels": k8s.selector_labels(NAME, COMPONENT)},
-        },
-    }
-
-
 class MlflowServer(pulumi.ComponentResource):
     """MLflow tracking server: ServiceAccount, Deployment, Service (and a PDB when replicated)."""
 
@@ -192,7 +181,9 @@ class MlflowServer(pulumi.ComponentResource):
         kubernetes.core.v1.Service(f"{name}-service", opts=child, **manifest_args(service(ns)))
         if args.config.replicas > 1:
             kubernetes.policy.v1.PodDisruptionBudget(
-                f"{name}-pdb", opts=child, **manifest_args(pod_disruption_budget(ns))
+                f"{name}-pdb",
+                opts=child,
+                **manifest_args(k8s.disruption_budget(NAME, COMPONENT, ns, max_unavailable=1)),
             )
         self.service_name = NAME
         self.tracking_uri = f"http://{NAME}.{ns}.svc.cluster.local:{PORT}"

@@ -126,17 +126,6 @@ def autoscaler(namespace: str, cfg: ServingConfig) -> dict[str, Any]:
     }
 
 
-def disruption_budget(namespace: str) -> dict[str, Any]:
-    """Return a PDB that lets a node drain evict one serving pod at a time."""
-    return {
-        "metadata": {"name": NAME, "namespace": namespace, "labels": k8s.labels(NAME, COMPONENT)},
-        "spec": {
-            "maxUnavailable": 1,
-            "selector": {"matchLabels": k8s.selector_labels(NAME, COMPONENT)},
-        },
-    }
-
-
 class ModelServing(pulumi.ComponentResource):
     """Serving Deployment + Service, an HPA when it may scale, a PDB when replicated."""
 
@@ -166,7 +155,9 @@ class ModelServing(pulumi.ComponentResource):
             )
         if cfg.replicas > 1:
             kubernetes.policy.v1.PodDisruptionBudget(
-                f"{name}-pdb", opts=child, **manifest_args(disruption_budget(ns))
+                f"{name}-pdb",
+                opts=child,
+                **manifest_args(k8s.disruption_budget(NAME, COMPONENT, ns, max_unavailable=1)),
             )
         self.service_url = f"http://{NAME}.{ns}.svc.cluster.local:{PORT}"
         self.register_outputs({"serviceUrl": self.service_url})

@@ -235,7 +235,7 @@ def test_prod_is_ha_and_dev_is_single(rendered_stacks: dict[str, RenderedStack])
     assert _get(prod, "Deployment", "serving")["spec"]["replicas"] == 3
     assert _get(prod, "HorizontalPodAutoscaler", "serving")["spec"]["maxReplicas"] == 10
     assert _get(prod, "PodDisruptionBudget", "serving")["spec"]["maxUnavailable"] == 1
-    assert _get(prod, "PodDisruptionBudget", "mlflow")["spec"]["minAvailable"] == 1
+    assert _get(prod, "PodDisruptionBudget", "mlflow")["spec"]["maxUnavailable"] == 1
     dev_pdbs = [o for o in dev.manifests if o["kind"] == "PodDisruptionBudget"]
     assert dev_pdbs == []
     assert _get(dev, "Deployment", "serving")["spec"]["replicas"] == 1
