@@ -151,3 +151,31 @@ def disruption_budget(
             "selector": {"matchLabels": selector_labels(app, component)},
         },
     }
+
+
+def cluster_ip_service(
+    app: str,
+    component: str,
+    namespace: str,
+    ports: list[dict[str, Any]],
+    *,
+    service_name: str | None = None,
+) -> dict[str, Any]:
+    """Return a ClusterIP Service manifest selecting the pods of `app`/`component`."""
+    return {
+        "metadata": {
+            "name": service_name or app,
+            "namespace": namespace,
+            "labels": labels(app, component),
+        },
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector_labels(app, component),
+            "ports": ports,
+        },
+    }
+
+
+def http_service_port(port: int) -> dict[str, Any]:
+    """Return the Service port `http` forwarding to the container port named `http`."""
+    return {"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}

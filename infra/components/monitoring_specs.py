@@ -190,20 +190,9 @@ def pushgateway_deployment(namespace: str) -> dict[str, Any]:
 
 def pushgateway_service(namespace: str) -> dict[str, Any]:
     """Return the ClusterIP Service `pushgateway` on 9091."""
-    return {
-        "metadata": {
-            "name": PUSHGATEWAY,
-            "namespace": namespace,
-            "labels": k8s.labels(PUSHGATEWAY, PUSHGATEWAY_COMPONENT),
-        },
-        "spec": {
-            "type": "ClusterIP",
-            "selector": k8s.selector_labels(PUSHGATEWAY, PUSHGATEWAY_COMPONENT),
-            "ports": [
-                {"name": "http", "port": PUSHGATEWAY_PORT, "targetPort": "http", "protocol": "TCP"}
-            ],
-        },
-    }
+    return k8s.cluster_ip_service(
+        PUSHGATEWAY, PUSHGATEWAY_COMPONENT, namespace, [k8s.http_service_port(PUSHGATEWAY_PORT)]
+    )
 
 
 def dashboard_config_maps(namespace: str, folder: Path = DASHBOARDS_DIR) -> list[dict[str, Any]]:

@@ -186,18 +186,7 @@ def server_service(name: str, namespace: str, engine: str) -> dict[str, Any]:
     ports = [{"name": "s3", "port": server.port, "targetPort": "s3", "protocol": "TCP"}]
     if server.metrics_port != server.port:
         ports.append({"name": "metrics", "port": server.metrics_port, "targetPort": "metrics"})
-    return {
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "labels": k8s.labels(server.app, APP_COMPONENT),
-        },
-        "spec": {
-            "type": "ClusterIP",
-            "selector": k8s.selector_labels(server.app, APP_COMPONENT),
-            "ports": ports,
-        },
-    }
+    return k8s.cluster_ip_service(server.app, APP_COMPONENT, namespace, ports, service_name=name)
 
 
 BUCKET_SCRIPT = """set -eu

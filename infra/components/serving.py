@@ -95,14 +95,7 @@ def deployment(args: ModelServingArgs) -> dict[str, Any]:
 
 def service(namespace: str) -> dict[str, Any]:
     """Return the ClusterIP Service `serving` on port 8080."""
-    return {
-        "metadata": {"name": NAME, "namespace": namespace, "labels": k8s.labels(NAME, COMPONENT)},
-        "spec": {
-            "type": "ClusterIP",
-            "selector": k8s.selector_labels(NAME, COMPONENT),
-            "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
-        },
-    }
+    return k8s.cluster_ip_service(NAME, COMPONENT, namespace, [k8s.http_service_port(PORT)])
 
 
 def autoscaler(namespace: str, cfg: ServingConfig) -> dict[str, Any]:
