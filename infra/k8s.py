@@ -14,6 +14,25 @@ MAX_NAME_LENGTH = 63
 PART_OF = "mlops-platform"
 MANAGED_BY = "pulumi"
 
+# Kinds that live outside any namespace (the rest must name one): the render files them under
+# `_cluster.yaml` and the policy rules exempt them from the namespace checks.
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "Namespace",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "PersistentVolume",
+        "StorageClass",
+        "PriorityClass",
+        "IngressClass",
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+        "ClusterSecretStore",
+        "ClusterExternalSecret",
+    }
+)
+
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 # The restricted Pod Security Standard needs a numeric non-root UID when the image's USER is a

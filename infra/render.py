@@ -27,6 +27,7 @@ import yaml
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 
 from infra.config import PROJECT, ConfigError, PlatformConfig, load_stack_file
+from infra.k8s import CLUSTER_SCOPED_KINDS
 from infra.platform import build_platform
 
 # Pulumi's wire marker for secret values (pulumi.runtime.rpc._special_sig_key and
@@ -44,20 +45,6 @@ _NOT_MANIFEST_PREFIXES = (
     "kubernetes:helm.sh/",
     "kubernetes:yaml/",
     "kubernetes:kustomize/",
-)
-CLUSTER_SCOPED_KINDS = frozenset(
-    {
-        "Namespace",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "CustomResourceDefinition",
-        "PersistentVolume",
-        "StorageClass",
-        "PriorityClass",
-        "ValidatingWebhookConfiguration",
-        "MutatingWebhookConfiguration",
-        "ClusterSecretStore",
-    }
 )
 
 

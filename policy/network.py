@@ -9,7 +9,8 @@ context defaults to, outside every policy.
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from policy.objects import CLUSTER_SCOPED_KINDS, K8sObject, dig, kind, name, namespace, ref
+from infra.k8s import CLUSTER_SCOPED_KINDS
+from policy.objects import K8sObject, dig, kind, name, namespace, ref
 from policy.workloads import matching, pod_shapes
 
 

@@ -26,24 +26,6 @@ LONG_RUNNING_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Repli
 
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 
-# Kinds that live outside any namespace (the rest must name one).
-CLUSTER_SCOPED_KINDS = frozenset(
-    {
-        "Namespace",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "CustomResourceDefinition",
-        "PersistentVolume",
-        "StorageClass",
-        "PriorityClass",
-        "IngressClass",
-        "ValidatingWebhookConfiguration",
-        "MutatingWebhookConfiguration",
-        "ClusterSecretStore",
-        "ClusterExternalSecret",
-    }
-)
-
 
 @dataclass(frozen=True)
 class Container:
