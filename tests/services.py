@@ -144,10 +144,41 @@ class ManagedProcess:
             self.proc.wait(timeout=timeout)
         self.proc = None
 
+    def start_until_ready(self, url: str, timeout: float) -> None:
+        """Start the process and wait until `url` answers; on failure stop it, show its log."""
+        self.start()
+        try:
+            wait_http(url, timeout=timeout, proc=self.proc)
+        except ServiceError as exc:
+            raise self.fail(str(exc)) from exc
+
     def fail(self, reason: str) -> ServiceError:
         """Build an error that carries the log tail, and stop the process."""
         self.stop()
         return ServiceError(f"{self.name}: {reason}\n--- log tail ---\n{_log_tail(self.log)}")
+
+
+class RunsProcess:
+    """A server object backed by one ManagedProcess: its PID and how to stop it."""
+
+    process: ManagedProcess
+
+    @property
+    def pid(self) -> int:
+        """Server PID."""
+        return self.process.pid
+
+    def stop(self) -> None:
+        """Stop the server."""
+        self.process.stop()
+
+
+@dataclass
+class HttpServer(RunsProcess):
+    """A server reached at one HTTP base URL."""
+
+    url: str
+    process: ManagedProcess
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------
@@ -166,7 +197,7 @@ def postgres_bin(name: str) -> str:
 
 
 @dataclass
-class PostgresServer:
+class PostgresServer(RunsProcess):
     """A real PostgreSQL 15 server with one database for MLflow."""
 
     host: str
@@ -183,11 +214,6 @@ class PostgresServer:
             f"postgresql+psycopg2://{self.user}:{self.password}@{self.host}:{self.port}/"
             f"{self.database}"
         )
-
-    @property
-    def pid(self) -> int:
-        """Server PID."""
-        return self.process.pid
 
     def stop(self) -> None:
         """Stop the server and remove its data directory."""
@@ -290,7 +316,7 @@ def start_postgres(base: Path, database: str = "mlflow") -> PostgresServer:
 
 
 @dataclass
-class S3Server:
+class S3Server(RunsProcess):
     """A real S3 endpoint (SeaweedFS `weed mini`) with the buckets the platform uses."""
 
     endpoint_url: str
@@ -301,11 +327,6 @@ class S3Server:
     process: ManagedProcess
     artifacts_bucket: str = "mlflow-artifacts"
     datasets_bucket: str = "datasets"
-
-    @property
-    def pid(self) -> int:
-        """Server PID."""
-        return self.process.pid
 
     def env(self) -> dict[str, str]:
         """The S3 variables a client (MLflow, boto3, training) reads."""
@@ -329,10 +350,6 @@ class S3Server:
             aws_secret_access_key=self.secret_key,
             region_name=self.region,
         )
-
-    def stop(self) -> None:
-        """Stop the server."""
-        self.process.stop()
 
 
 def weed_binary() -> str:
@@ -424,7 +441,7 @@ def start_s3(base: Path, buckets: Sequence[str] = ("mlflow-artifacts", "datasets
 
 
 @dataclass
-class MlflowServer:
+class MlflowServer(RunsProcess):
     """A real MLflow 3 tracking server and registry on Postgres, artifacts proxied to S3."""
 
     port: int
@@ -435,11 +452,6 @@ class MlflowServer:
     def tracking_uri(self) -> str:
         """The tracking URI clients use."""
         return f"http://{LOOPBACK}:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        """Server PID."""
-        return self.process.pid
 
     def env(self) -> dict[str, str]:
         """Variables a client needs: tracking URI, S3 keys, and fail-fast HTTP settings."""
@@ -453,15 +465,7 @@ class MlflowServer:
 
     def start(self, timeout: float = 120.0) -> None:
         """(Re)start the server on the same port and wait until /health answers."""
-        self.process.start()
-        try:
-            wait_http(f"{self.tracking_uri}/health", timeout=timeout, proc=self.process.proc)
-        except ServiceError as exc:
-            raise self.process.fail(str(exc)) from exc
-
-    def stop(self) -> None:
-        """Stop the server (tests that take MLflow down call start() afterwards)."""
-        self.process.stop()
+        self.process.start_until_ready(f"{self.tracking_uri}/health", timeout)
 
 
 def mlflow_server_argv(
@@ -552,21 +556,8 @@ def promtool_path() -> str:
     return _debian_binary("promtool")
 
 
-@dataclass
-class PrometheusServer:
+class PrometheusServer(HttpServer):
     """A real Prometheus server."""
-
-    url: str
-    process: ManagedProcess
-
-    @property
-    def pid(self) -> int:
-        """Server PID."""
-        return self.process.pid
-
-    def stop(self) -> None:
-        """Stop the server."""
-        self.process.stop()
 
 
 def start_prometheus(
@@ -600,30 +591,13 @@ def start_prometheus(
         base / "prometheus.log",
         cwd=base,
     )
-    process.start()
     server = PrometheusServer(url=f"http://{LOOPBACK}:{port}", process=process)
-    try:
-        wait_http(f"{server.url}/-/ready", timeout=30, proc=process.proc)
-    except ServiceError as exc:
-        raise process.fail(str(exc)) from exc
+    process.start_until_ready(f"{server.url}/-/ready", timeout=30)
     return server
 
 
-@dataclass
-class Pushgateway:
+class Pushgateway(HttpServer):
     """A real Prometheus Pushgateway."""
-
-    url: str
-    process: ManagedProcess
-
-    @property
-    def pid(self) -> int:
-        """Server PID."""
-        return self.process.pid
-
-    def stop(self) -> None:
-        """Stop the server."""
-        self.process.stop()
 
 
 def start_pushgateway(tmp_path: Path) -> Pushgateway:
@@ -637,12 +611,8 @@ def start_pushgateway(tmp_path: Path) -> Pushgateway:
         base / "pushgateway.log",
         cwd=base,
     )
-    process.start()
     gateway = Pushgateway(url=f"http://{LOOPBACK}:{port}", process=process)
-    try:
-        wait_http(f"{gateway.url}/-/ready", timeout=30, proc=process.proc)
-    except ServiceError as exc:
-        raise process.fail(str(exc)) from exc
+    process.start_until_ready(f"{gateway.url}/-/ready", timeout=30)
     return gateway
 
 
