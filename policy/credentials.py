@@ -8,7 +8,7 @@ restricted by RBAC to the one ServiceAccount that needs it.
 import re
 from typing import Any
 
-from policy.objects import K8sObject, containers, kind, pod_spec, ref
+from policy.objects import K8sObject, kind, ref, workload_containers
 
 # Name parts (split on `_`, `-`, `.`) that mark a variable or key as a credential.
 CREDENTIAL_WORDS = frozenset(
@@ -71,12 +71,8 @@ def check_credentials(obj: K8sObject) -> list[str]:
 
 def _env_violations(obj: K8sObject) -> list[str]:
     """Credential-named env entries must come from `valueFrom.secretKeyRef`."""
-    found = pod_spec(obj)
-    if found is None:
-        return []
-    spec, path = found
     out: list[str] = []
-    for container in containers(spec, path):
+    for container in workload_containers(obj):
         for index, entry in enumerate(container.spec.get("env") or []):
             var = str(entry.get("name", ""))
             if not looks_like_credential(var):

@@ -4,7 +4,7 @@ An untagged image means `:latest`, which moves under a running cluster: two pods
 Deployment can run different code, and a rollback does not roll anything back.
 """
 
-from policy.objects import UNKNOWN, K8sObject, containers, pod_spec, ref
+from policy.objects import UNKNOWN, K8sObject, ref, workload_containers
 
 
 def image_problem(image: str) -> str | None:
@@ -34,12 +34,8 @@ def image_problem(image: str) -> str | None:
 
 def check_images(obj: K8sObject) -> list[str]:
     """Violations: a container image that is untagged, `:latest` or badly formed."""
-    found = pod_spec(obj)
-    if found is None:
-        return []
-    spec, path = found
     out: list[str] = []
-    for container in containers(spec, path):
+    for container in workload_containers(obj):
         image = str(container.spec.get("image") or "")
         problem = image_problem(image)
         if problem:

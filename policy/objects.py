@@ -121,6 +121,13 @@ def containers(spec: dict[str, Any], spec_path: str) -> Iterator[Container]:
                 yield Container(item, f"{spec_path}.{list_name}[{index}]", list_name)
 
 
+def workload_containers(obj: K8sObject) -> Iterator[Container]:
+    """Every container of a workload's pod spec; nothing for objects that run no pods."""
+    found = pod_spec(obj)
+    if found is not None:
+        yield from containers(*found)
+
+
 def selector_matches(selector: Any, target: dict[str, str]) -> bool:
     """Whether a label selector (plain map or LabelSelector) selects `target` labels.
 

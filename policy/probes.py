@@ -5,17 +5,15 @@ liveness a wedged process is never restarted. Jobs and initContainers run to com
 they are exempt.
 """
 
-from policy.objects import LONG_RUNNING_KINDS, K8sObject, containers, kind, pod_spec, ref
+from policy.objects import LONG_RUNNING_KINDS, K8sObject, kind, ref, workload_containers
 
 
 def check_probes(obj: K8sObject) -> list[str]:
     """Violations: a container of a Deployment/StatefulSet/DaemonSet without a probe."""
-    found = pod_spec(obj)
-    if found is None or kind(obj) not in LONG_RUNNING_KINDS:
+    if kind(obj) not in LONG_RUNNING_KINDS:
         return []
-    spec, path = found
     out: list[str] = []
-    for container in containers(spec, path):
+    for container in workload_containers(obj):
         if container.list_name != "containers":
             continue
         for probe in ("readinessProbe", "livenessProbe"):

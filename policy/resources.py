@@ -4,19 +4,15 @@ Without requests the scheduler packs pods blindly; without limits one pod can st
 and a namespace with a ResourceQuota rejects the pod outright.
 """
 
-from policy.objects import K8sObject, containers, dig, pod_spec, ref
+from policy.objects import K8sObject, dig, ref, workload_containers
 
 REQUIRED = (("requests", "cpu"), ("requests", "memory"), ("limits", "cpu"), ("limits", "memory"))
 
 
 def check_resources(obj: K8sObject) -> list[str]:
     """Violations: a container (init or regular) missing a cpu/memory request or limit."""
-    found = pod_spec(obj)
-    if found is None:
-        return []
-    spec, path = found
     out: list[str] = []
-    for container in containers(spec, path):
+    for container in workload_containers(obj):
         if container.list_name == "ephemeralContainers":
             continue  # debug containers take no resources field
         for section, resource in REQUIRED:
