@@ -157,14 +157,9 @@ def localize(
     argv = expand(container.argv, env)
     for flag, value in flags.items():
         argv = replace_flag(argv, flag, value)
-    if argv and argv[0] in {"mlflow", "uvicorn", "python"}:
-        # The image's console script -> this interpreter, which has the same packages pinned.
-        argv = (
-            [sys.executable, "-m", argv[0], *argv[1:]]
-            if argv[0] != "python"
-            else [
-                sys.executable,
-                *argv[1:],
-            ]
-        )
+    # The image's programs -> this interpreter, which has the same packages pinned.
+    if argv and argv[0] == "python":
+        argv = [sys.executable, *argv[1:]]
+    elif argv and argv[0] in {"mlflow", "uvicorn"}:
+        argv = [sys.executable, "-m", *argv]
     return LocalCommand(argv=argv, env=env)
