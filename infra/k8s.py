@@ -198,3 +198,38 @@ def cluster_ip_service(
 def http_service_port(port: int) -> dict[str, Any]:
     """Return the Service port `http` forwarding to the container port named `http`."""
     return {"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}
+
+
+SCRATCH_VOLUME = {"name": "tmp", "emptyDir": {}}
+
+
+def pod_spec(
+    containers: list[dict[str, Any]],
+    *,
+    service_account: str | None = None,
+    init_containers: list[dict[str, Any]] | None = None,
+    volumes: list[dict[str, Any]] | None = None,
+    uid: int = DEFAULT_UID,
+    fs_group: int | None = None,
+    restart_policy: str | None = None,
+) -> dict[str, Any]:
+    """Return a restricted pod spec: no API token, non-root pod securityContext.
+
+    `volumes` defaults to the one `tmp` emptyDir that read-only-root containers write to;
+    pass `[]` for a pod that needs none.
+    """
+    spec: dict[str, Any] = {}
+    if restart_policy is not None:
+        spec["restartPolicy"] = restart_policy
+    if service_account is not None:
+        spec["serviceAccountName"] = service_account
+    # None of the platform's pods talks to the Kubernetes API.
+    spec["automountServiceAccountToken"] = False
+    spec["securityContext"] = pod_security_context(uid, fs_group)
+    if init_containers:
+        spec["initContainers"] = init_containers
+    spec["containers"] = containers
+    volumes = [dict(SCRATCH_VOLUME)] if volumes is None else volumes
+    if volumes:
+        spec["volumes"] = volumes
+    return spec

@@ -127,14 +127,7 @@ def deployment(args: MlflowServerArgs) -> dict[str, Any]:
             "selector": {"matchLabels": k8s.selector_labels(NAME, COMPONENT)},
             "template": {
                 "metadata": {"labels": labels},
-                "spec": {
-                    "serviceAccountName": NAME,
-                    "automountServiceAccountToken": False,
-                    "securityContext": k8s.pod_security_context(),
-                    "initContainers": [upgrade],
-                    "containers": [server],
-                    "volumes": [{"name": "tmp", "emptyDir": {}}],
-                },
+                "spec": k8s.pod_spec([server], service_account=NAME, init_containers=[upgrade]),
             },
         },
     }

@@ -177,12 +177,8 @@ def pushgateway_deployment(namespace: str) -> dict[str, Any]:
             "selector": {"matchLabels": k8s.selector_labels(PUSHGATEWAY, PUSHGATEWAY_COMPONENT)},
             "template": {
                 "metadata": {"labels": labels},
-                "spec": {
-                    "automountServiceAccountToken": False,
-                    # The image's user is `nobody`.
-                    "securityContext": k8s.pod_security_context(65534),
-                    "containers": [container],
-                },
+                # The image's user is `nobody`; it writes nothing, so no scratch volume.
+                "spec": k8s.pod_spec([container], uid=65534, volumes=[]),
             },
         },
     }

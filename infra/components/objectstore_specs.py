@@ -168,13 +168,9 @@ def server_deployment(
             "selector": {"matchLabels": k8s.selector_labels(server.app, APP_COMPONENT)},
             "template": {
                 "metadata": {"labels": labels},
-                "spec": {
-                    "serviceAccountName": name,
-                    "automountServiceAccountToken": False,
-                    "securityContext": k8s.pod_security_context(fs_group=k8s.DEFAULT_UID),
-                    "containers": [container],
-                    "volumes": volumes,
-                },
+                "spec": k8s.pod_spec(
+                    [container], service_account=name, volumes=volumes, fs_group=k8s.DEFAULT_UID
+                ),
             },
         },
     }
@@ -227,13 +223,7 @@ def bucket_job(
             "backoffLimit": 10,
             "template": {
                 "metadata": {"labels": labels},
-                "spec": {
-                    "restartPolicy": "OnFailure",
-                    "automountServiceAccountToken": False,
-                    "securityContext": k8s.pod_security_context(),
-                    "containers": [container],
-                    "volumes": [{"name": "tmp", "emptyDir": {}}],
-                },
+                "spec": k8s.pod_spec([container], restart_policy="OnFailure"),
             },
         },
     }

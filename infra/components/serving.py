@@ -81,13 +81,7 @@ def deployment(args: ModelServingArgs) -> dict[str, Any]:
             },
             "template": {
                 "metadata": {"labels": labels},
-                "spec": {
-                    "serviceAccountName": NAME,
-                    "automountServiceAccountToken": False,
-                    "securityContext": k8s.pod_security_context(),
-                    "containers": [container],
-                    "volumes": [{"name": "tmp", "emptyDir": {}}],
-                },
+                "spec": k8s.pod_spec([container], service_account=NAME),
             },
         },
     }

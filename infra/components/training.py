@@ -103,14 +103,9 @@ def cron_job(args: TrainingJobArgs) -> dict[str, Any]:
                     "activeDeadlineSeconds": ACTIVE_DEADLINE_SECONDS,
                     "template": {
                         "metadata": {"labels": labels},
-                        "spec": {
-                            "restartPolicy": "Never",
-                            "serviceAccountName": SERVICE_ACCOUNT,
-                            "automountServiceAccountToken": False,
-                            "securityContext": k8s.pod_security_context(),
-                            "containers": [container],
-                            "volumes": [{"name": "tmp", "emptyDir": {}}],
-                        },
+                        "spec": k8s.pod_spec(
+                            [container], service_account=SERVICE_ACCOUNT, restart_policy="Never"
+                        ),
                     },
                 },
             },
