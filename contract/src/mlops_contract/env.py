@@ -1,0 +1,28 @@
+"""Environment variable names: set by the platform's workloads, read by the apps' settings."""
+
+from typing import Final
+
+# Both apps.
+MLFLOW_TRACKING_URI: Final = "MLFLOW_TRACKING_URI"
+MODEL_NAME: Final = "MODEL_NAME"
+# The alias serving follows and training moves: one value, passed to both.
+MODEL_ALIAS: Final = "MODEL_ALIAS"
+
+# Serving.
+MODEL_POLL_INTERVAL_SECONDS: Final = "MODEL_POLL_INTERVAL_SECONDS"
+
+# Training: object store (boto3's own names, so the AWS SDK reads them too).
+S3_ENDPOINT_URL: Final = "MLFLOW_S3_ENDPOINT_URL"
+AWS_ACCESS_KEY_ID: Final = "AWS_ACCESS_KEY_ID"
+AWS_SECRET_ACCESS_KEY: Final = "AWS_SECRET_ACCESS_KEY"  # noqa: S105  # a name, not a value
+AWS_DEFAULT_REGION: Final = "AWS_DEFAULT_REGION"
+DATASETS_BUCKET: Final = "DATASETS_BUCKET"
+# Training `retrain`: where signals are read and outcomes pushed, and the decision's knobs.
+PROMETHEUS_URL: Final = "PROMETHEUS_URL"
+PUSHGATEWAY_URL: Final = "PUSHGATEWAY_URL"
+RETRAIN_POLICY: Final = "RETRAIN_POLICY"
+RETRAIN_MAX_PSI: Final = "RETRAIN_MAX_PSI"
+RETRAIN_MAX_ACCURACY_DROP: Final = "RETRAIN_MAX_ACCURACY_DROP"
+RETRAIN_MIN_LABELLED: Final = "RETRAIN_MIN_LABELLED"
+# Lineage: the source commit an image was built from.
+GIT_COMMIT: Final = "GIT_COMMIT"

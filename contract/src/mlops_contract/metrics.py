@@ -1,0 +1,49 @@
+"""Prometheus job names and metric names: exported by the apps, read by rules, dashboards, retrain.
+
+Counter names are given without the `_total` suffix prometheus-client appends; `*_TOTAL` is the
+exposed series name that queries use.
+"""
+
+from typing import Final
+
+# Prometheus job names; ServiceMonitors, scrape configs and rules use these.
+JOB_SERVING: Final = "serving"
+JOB_MLFLOW: Final = "mlflow"
+JOB_OBJECT_STORE: Final = "object-store"
+JOB_POSTGRES: Final = "postgres"
+JOB_PUSHGATEWAY: Final = "pushgateway"
+JOB_PROMETHEUS: Final = "prometheus"
+# The retrain CronJob pushes with this job label; the Pushgateway is scraped with honor_labels.
+JOB_RETRAIN: Final = "retrain"
+
+# Serving (/metrics).
+REQUESTS: Final = "serving_requests"
+REQUESTS_TOTAL: Final = f"{REQUESTS}_total"
+REQUEST_DURATION: Final = "serving_request_duration_seconds"
+BATCH_SIZE: Final = "serving_batch_size_rows"
+INFLIGHT: Final = "serving_inflight_requests"
+MODEL_INFO: Final = "serving_model_info"
+MODEL_VERSION: Final = "serving_model_version"
+OFFLINE_ACCURACY: Final = "serving_model_offline_accuracy_ratio"
+MODEL_LOADS: Final = "serving_model_loads"
+MODEL_LOADS_TOTAL: Final = f"{MODEL_LOADS}_total"
+MODEL_LOAD_FAILURES: Final = "serving_model_load_failures"
+MODEL_LOAD_FAILURES_TOTAL: Final = f"{MODEL_LOAD_FAILURES}_total"
+REGISTRY_UP: Final = "serving_registry_up"
+LAST_LOAD_TIMESTAMP: Final = "serving_model_last_load_timestamp_seconds"
+PREDICTIONS: Final = "serving_predictions"
+PREDICTIONS_TOTAL: Final = f"{PREDICTIONS}_total"
+FEATURE_DRIFT_PSI: Final = "serving_feature_drift_psi"
+DRIFT_WINDOW_ROWS: Final = "serving_drift_window_rows"
+ONLINE_ACCURACY: Final = "serving_online_accuracy_ratio"
+FEEDBACK: Final = "serving_feedback"
+FEEDBACK_TOTAL: Final = f"{FEEDBACK}_total"
+FEEDBACK_RESULTS: Final = ("correct", "incorrect", "unknown_id")
+LABELLED_FEEDBACK_RESULTS: Final = ("correct", "incorrect")
+
+# Retrain (pushed to the Pushgateway with job=JOB_RETRAIN).
+RETRAIN_LAST_RUN: Final = "retrain_last_run_timestamp_seconds"
+RETRAIN_LAST_SUCCESS: Final = "retrain_last_success_timestamp_seconds"
+RETRAIN_LAST_OUTCOME: Final = "retrain_last_outcome"
+RETRAIN_LAST_DURATION: Final = "retrain_last_duration_seconds"
+RETRAIN_OUTCOMES: Final = ("skipped", "promoted", "rejected", "failed")
