@@ -7,6 +7,9 @@ PrometheusRule `spec.groups` (the platform's Monitoring component wraps it uncha
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlops_contract import signals
+from mlops_contract.triggers import AccuracyDropTrigger, Triggers
+
 from dashboards import names as n
 
 
@@ -156,98 +159,93 @@ SERVING_ALERTS = [
     ),
 ]
 
-QUALITY_RECORDS = [
-    Record(
-        record=n.DRIFT_PSI, expr=f"max by (job, feature) (serving_feature_drift_psi{{{n.SERVING}}})"
-    ),
-    # `>= 0` drops NaN: a pod without feedback (or without a model) exports NaN, and one NaN
-    # would turn the average of every pod into NaN.
-    Record(
-        record=n.ONLINE_ACCURACY,
-        expr=f"avg by (job) (serving_online_accuracy_ratio{{{n.SERVING}}} >= 0)",
-    ),
-    Record(
-        record=n.OFFLINE_ACCURACY,
-        expr=f"avg by (job) (serving_model_offline_accuracy_ratio{{{n.SERVING}}} >= 0)",
-    ),
-    Record(record=n.ACCURACY_DROP, expr=f"1 - {n.ONLINE_ACCURACY} / {n.OFFLINE_ACCURACY}"),
-    Record(
-        record=n.LABELLED_FEEDBACK,
-        expr=(
-            "sum by (job) (increase(serving_feedback_total"
-            f'{{{n.SERVING}, result=~"correct|incorrect"}}[1h]))'
+
+def quality_records() -> list[Record]:
+    """Drift, online vs offline accuracy, labelled feedback: the signals the triggers read."""
+    return [
+        Record(record=n.DRIFT_PSI, expr=signals.max_psi()),
+        Record(record=n.ONLINE_ACCURACY, expr=signals.online_accuracy()),
+        Record(record=n.OFFLINE_ACCURACY, expr=signals.offline_accuracy()),
+        Record(
+            record=n.ACCURACY_DROP,
+            expr=AccuracyDropTrigger.drop_promql(n.ONLINE_ACCURACY, n.OFFLINE_ACCURACY),
         ),
-    ),
-    Record(
-        record=n.RETRAIN_SUCCESS_AGE,
-        expr=f"time() - max by (job) (retrain_last_success_timestamp_seconds{{{n.RETRAIN}}})",
-    ),
-]
+        Record(record=n.LABELLED_FEEDBACK, expr=signals.labelled_feedback()),
+        Record(
+            record=n.RETRAIN_SUCCESS_AGE,
+            expr=f"time() - max by (job) (retrain_last_success_timestamp_seconds{{{n.RETRAIN}}})",
+        ),
+    ]
+
 
 _STALE_HOURS = n.RETRAIN_STALE_SECONDS // 3600
 
-QUALITY_ALERTS = [
-    Alert(
-        name="FeatureDriftHigh",
-        expr=f"{n.DRIFT_PSI} > {n.DRIFT_PSI_THRESHOLD}",
-        for_="15m",
-        severity="warning",
-        summary="Input feature drifted from the training distribution",
-        description=(
-            "PSI of feature {{ $labels.feature }} on {{ $labels.job }} is "
-            '{{ $value | printf "%.3f" }} for 15 minutes '
-            f"(threshold {n.DRIFT_PSI_THRESHOLD}): live inputs no longer look like training data."
+
+def quality_alerts(triggers: Triggers) -> list[Alert]:
+    """Drift and accuracy drop (the retrain triggers, stack thresholds), then retrain health."""
+    drift, accuracy = triggers.drift, triggers.accuracy
+    return [
+        Alert(
+            name="FeatureDriftHigh",
+            expr=drift.promql(n.DRIFT_PSI),
+            for_="15m",
+            severity="warning",
+            summary="Input feature drifted from the training distribution",
+            description=(
+                "PSI of feature {{ $labels.feature }} on {{ $labels.job }} is "
+                '{{ $value | printf "%.3f" }} for 15 minutes '
+                f"(threshold {drift.max_psi:g}): live inputs no longer look like training data."
+            ),
         ),
-    ),
-    Alert(
-        name="OnlineAccuracyDrop",
-        expr=(
-            f"{n.ACCURACY_DROP} > {n.ACCURACY_DROP_MAX}\n"
-            f"and on (job) {n.LABELLED_FEEDBACK} >= {n.MIN_LABELLED_FEEDBACK}"
+        Alert(
+            name="OnlineAccuracyDrop",
+            expr=accuracy.promql(n.ACCURACY_DROP, n.LABELLED_FEEDBACK),
+            for_="15m",
+            severity="warning",
+            summary="Online accuracy fell below the champion's offline score",
+            description=(
+                "Online accuracy of {{ $labels.job }} is {{ $value | humanizePercentage }} below "
+                "the champion's offline test_accuracy "
+                f"(allowed {accuracy.max_drop:.0%}); this is the retrain trigger."
+            ),
         ),
-        for_="15m",
-        severity="warning",
-        summary="Online accuracy fell below the champion's offline score",
-        description=(
-            "Online accuracy of {{ $labels.job }} is {{ $value | humanizePercentage }} below "
-            "the champion's offline test_accuracy "
-            f"(allowed {n.ACCURACY_DROP_MAX:.0%}); this is the retrain trigger."
+        Alert(
+            name="ModelStale",
+            expr=(
+                f"{n.RETRAIN_SUCCESS_AGE} > {n.RETRAIN_STALE_SECONDS}\n"
+                f"or absent_over_time(retrain_last_success_timestamp_seconds{{{n.RETRAIN}}}"
+                f"[{_STALE_HOURS}h])"
+            ),
+            for_="10m",
+            severity="warning",
+            summary="No successful retrain within the schedule plus margin",
+            description=(
+                "{{ if lt $value 2.0 }}No successful retrain was recorded in the last "
+                f"{_STALE_HOURS}h"
+                "{{ else }}The last successful retrain was {{ $value | humanizeDuration }} ago"
+                "{{ end }} (schedule "
+                f"{n.RETRAIN_SCHEDULE_SECONDS // 3600}h + "
+                f"margin {n.RETRAIN_MARGIN_SECONDS // 3600}h)."
+            ),
         ),
-    ),
-    Alert(
-        name="ModelStale",
-        expr=(
-            f"{n.RETRAIN_SUCCESS_AGE} > {n.RETRAIN_STALE_SECONDS}\n"
-            f"or absent_over_time(retrain_last_success_timestamp_seconds{{{n.RETRAIN}}}"
-            f"[{_STALE_HOURS}h])"
+        Alert(
+            name="RetrainFailed",
+            expr=(
+                f"(time() - max by (job) (retrain_last_run_timestamp_seconds{{{n.RETRAIN}}}))\n"
+                "and on (job) (max by (job) "
+                f'(retrain_last_outcome{{{n.RETRAIN}, outcome="failed"}}) == 1)'
+            ),
+            for_="0m",
+            severity="warning",
+            summary="The last retrain run failed",
+            description=(
+                "The last retrain run of {{ $labels.job }} finished "
+                "{{ $value | humanizeDuration }} ago with outcome failed; "
+                "the champion is unchanged."
+            ),
         ),
-        for_="10m",
-        severity="warning",
-        summary="No successful retrain within the schedule plus margin",
-        description=(
-            "{{ if lt $value 2.0 }}No successful retrain was recorded in the last "
-            f"{_STALE_HOURS}h"
-            "{{ else }}The last successful retrain was {{ $value | humanizeDuration }} ago"
-            "{{ end }} (schedule "
-            f"{n.RETRAIN_SCHEDULE_SECONDS // 3600}h + margin {n.RETRAIN_MARGIN_SECONDS // 3600}h)."
-        ),
-    ),
-    Alert(
-        name="RetrainFailed",
-        expr=(
-            f"(time() - max by (job) (retrain_last_run_timestamp_seconds{{{n.RETRAIN}}}))\n"
-            "and on (job) (max by (job) "
-            f'(retrain_last_outcome{{{n.RETRAIN}, outcome="failed"}}) == 1)'
-        ),
-        for_="0m",
-        severity="warning",
-        summary="The last retrain run failed",
-        description=(
-            "The last retrain run of {{ $labels.job }} finished "
-            "{{ $value | humanizeDuration }} ago with outcome failed; the champion is unchanged."
-        ),
-    ),
-]
+    ]
+
 
 # Jobs without a dedicated "down" alert; serving and MLflow have ServingDown and MLflowDown.
 _MISSING_JOBS = [j for j in n.SCRAPED_JOBS if j not in (n.JOB_SERVING, n.JOB_MLFLOW)]
@@ -289,14 +287,27 @@ def _file(groups: list[tuple[str, list[Record] | list[Alert]]]) -> dict[str, Any
     }
 
 
-RULE_FILES: dict[str, dict[str, Any]] = {
-    "serving.yaml": _file(
-        [("mlops-serving.rules", SERVING_RECORDS), ("mlops-serving.alerts", SERVING_ALERTS)]
-    ),
-    "quality.yaml": _file(
-        [("mlops-quality.rules", QUALITY_RECORDS), ("mlops-quality.alerts", QUALITY_ALERTS)]
-    ),
-    "platform.yaml": _file([("mlops-platform.alerts", PLATFORM_ALERTS)]),
-}
+def build_rule_files(triggers: Triggers | None = None) -> dict[str, dict[str, Any]]:
+    """Every rule file, with the retrain triggers' thresholds (the contract's defaults if None).
 
-ALERTS: list[Alert] = [*SERVING_ALERTS, *QUALITY_ALERTS, *PLATFORM_ALERTS]
+    The committed files under dashboards/rules use the defaults; the platform program builds
+    its PrometheusRule with the stack's own thresholds, the same ones its CronJob decides on.
+    """
+    triggers = triggers or Triggers()
+    return {
+        "serving.yaml": _file(
+            [("mlops-serving.rules", SERVING_RECORDS), ("mlops-serving.alerts", SERVING_ALERTS)]
+        ),
+        "quality.yaml": _file(
+            [
+                ("mlops-quality.rules", quality_records()),
+                ("mlops-quality.alerts", quality_alerts(triggers)),
+            ]
+        ),
+        "platform.yaml": _file([("mlops-platform.alerts", PLATFORM_ALERTS)]),
+    }
+
+
+RULE_FILES: dict[str, dict[str, Any]] = build_rule_files()
+
+ALERTS: list[Alert] = [*SERVING_ALERTS, *quality_alerts(Triggers()), *PLATFORM_ALERTS]

@@ -73,7 +73,8 @@ class AccuracyDropTrigger:
             return False
         return self.relative_drop(online, offline) > self.max_drop
 
-    def drop_promql(self, online: str, offline: str) -> str:
+    @staticmethod
+    def drop_promql(online: str, offline: str) -> str:
         """The relative drop over PromQL expressions for online and offline accuracy."""
         return f"1 - {online} / {offline}"
 
