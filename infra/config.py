@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 import pulumi
 import yaml
 from croniter import croniter  # type: ignore[import-untyped]  # ships no type information
+from mlops_contract import registry, triggers
 from pulumi.runtime import config as runtime_config
 from pydantic import (
     AfterValidator,
@@ -181,7 +182,7 @@ class Quota(_Model):
 class SecretsConfig(_Model):
     """Where credentials live."""
 
-    # Only `kubernetes` is implemented; `openbao` and `external` are planned (DESIGN.md section 3).
+    # Only `kubernetes` is implemented; other providers (OpenBao, an external store) are planned.
     provider: Literal["kubernetes"] = "kubernetes"
 
 
@@ -290,10 +291,58 @@ class ImagesConfig(_Model):
         return v
 
 
+class TriggersConfig(_Model):
+    """When `retrain` retrains, and when the drift and accuracy alerts fire: one set of values.
+
+    Validated by the contract's own classes (`mlops_contract.triggers`), so a value the CronJob
+    or the rules would refuse is refused here, under its key.
+    """
+
+    policy: list[str] = Field(default_factory=lambda: list(triggers.Triggers().policy))
+    max_psi: float = triggers.DEFAULT_MAX_PSI
+    max_accuracy_drop: float = triggers.DEFAULT_MAX_ACCURACY_DROP
+    min_labelled: int = triggers.DEFAULT_MIN_LABELLED
+
+    @field_validator("policy")
+    @classmethod
+    def _known_policies(cls, v: list[str]) -> list[str]:
+        triggers.Triggers(policy=tuple(v))
+        return v
+
+    @field_validator("max_psi")
+    @classmethod
+    def _drift(cls, v: float) -> float:
+        triggers.DriftTrigger(max_psi=v)
+        return v
+
+    @field_validator("max_accuracy_drop")
+    @classmethod
+    def _drop(cls, v: float) -> float:
+        triggers.AccuracyDropTrigger(max_drop=v)
+        return v
+
+    @field_validator("min_labelled")
+    @classmethod
+    def _labelled(cls, v: int) -> int:
+        triggers.AccuracyDropTrigger(min_labelled=v)
+        return v
+
+    def to_triggers(self) -> triggers.Triggers:
+        """Return the contract's Triggers for these values (CronJob env and alert rules)."""
+        return triggers.Triggers(
+            policy=tuple(self.policy),
+            drift=triggers.DriftTrigger(max_psi=self.max_psi),
+            accuracy=triggers.AccuracyDropTrigger(
+                max_drop=self.max_accuracy_drop, min_labelled=self.min_labelled
+            ),
+        )
+
+
 class TrainingConfig(_Model):
     """The retraining CronJob."""
 
     schedule: Cron = "0 3 * * *"
+    triggers: TriggersConfig = TriggersConfig()
     resources: Resources
 
 
@@ -302,7 +351,6 @@ class ServingConfig(_Model):
 
     replicas: Replicas = 1
     max_replicas: Replicas = 1
-    model_alias: DnsLabel = "champion"
     poll_interval_seconds: Annotated[int, Field(ge=1, le=3600)] = 10
     resources: Resources
 
@@ -355,13 +403,23 @@ class PlatformConfig(_Model):
     object_store: ObjectStoreConfig
     mlflow: MlflowConfig
     images: ImagesConfig
-    model_name: DnsLabel = "traffic-congestion"
+    model_name: DnsLabel = registry.DEFAULT_MODEL_NAME
+    # The alias training promotes to and serving follows: one key, so they cannot differ.
+    model_alias: DnsLabel = registry.CHAMPION_ALIAS
     training: TrainingConfig
     serving: ServingConfig
     # A mapping (not an instance) so the default is validated too, with the environment:
     # prod without a `monitoring` section must still fail on monitoring.alertReceiver.
     monitoring: MonitoringConfig = Field(default_factory=dict)  # type: ignore[assignment]
 
+
+# Keys that moved, by YAML path: the error names where they are set now.
+MOVED_KEYS: dict[tuple[str, ...], str] = {
+    ("serving", "modelAlias"): (
+        "moved to the top-level `modelAlias` (one alias for serving and training); "
+        "set `mlops-platform:modelAlias` instead"
+    ),
+}
 
 # Fields whose values must be Pulumi secrets, by YAML path below the project namespace.
 SECRET_PATHS: tuple[tuple[str, ...], ...] = (
@@ -391,7 +449,8 @@ def _expected(err: Mapping[str, Any]) -> str:
     kind = err["type"]
     got = err.get("input")
     if kind == "extra_forbidden":
-        return "unknown key (see docs/config-reference.md for the allowed keys)"
+        moved = MOVED_KEYS.get(tuple(str(part) for part in err["loc"]))
+        return moved or "unknown key (see docs/config-reference.md for the allowed keys)"
     if kind == "missing":
         return "required key is missing"
     if kind == "value_error":

@@ -203,9 +203,9 @@ def cluster_ip_service(
     }
 
 
-def http_service_port(port: int) -> dict[str, Any]:
-    """Return the Service port `http` forwarding to the container port named `http`."""
-    return {"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}
+def http_service_port(port: int, name: str = "http") -> dict[str, Any]:
+    """Return the Service port `name` forwarding to the container port of the same name."""
+    return {"name": name, "port": port, "targetPort": name, "protocol": "TCP"}
 
 
 SCRATCH_VOLUME = {"name": "tmp", "emptyDir": {}}
