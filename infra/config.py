@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -291,6 +291,15 @@ class ImagesConfig(_Model):
         return v
 
 
+# Each trigger key is checked by the contract class that uses it: its error is the config error.
+_TRIGGER_CHECKS: dict[str, Callable[[Any], object]] = {
+    "policy": lambda v: triggers.Triggers(policy=tuple(v)),
+    "max_psi": lambda v: triggers.DriftTrigger(max_psi=v),
+    "max_accuracy_drop": lambda v: triggers.AccuracyDropTrigger(max_drop=v),
+    "min_labelled": lambda v: triggers.AccuracyDropTrigger(min_labelled=v),
+}
+
+
 class TriggersConfig(_Model):
     """When `retrain` retrains, and when the drift and accuracy alerts fire: one set of values.
 
@@ -303,28 +312,10 @@ class TriggersConfig(_Model):
     max_accuracy_drop: float = triggers.DEFAULT_MAX_ACCURACY_DROP
     min_labelled: int = triggers.DEFAULT_MIN_LABELLED
 
-    @field_validator("policy")
+    @field_validator(*_TRIGGER_CHECKS)
     @classmethod
-    def _known_policies(cls, v: list[str]) -> list[str]:
-        triggers.Triggers(policy=tuple(v))
-        return v
-
-    @field_validator("max_psi")
-    @classmethod
-    def _drift(cls, v: float) -> float:
-        triggers.DriftTrigger(max_psi=v)
-        return v
-
-    @field_validator("max_accuracy_drop")
-    @classmethod
-    def _drop(cls, v: float) -> float:
-        triggers.AccuracyDropTrigger(max_drop=v)
-        return v
-
-    @field_validator("min_labelled")
-    @classmethod
-    def _labelled(cls, v: int) -> int:
-        triggers.AccuracyDropTrigger(min_labelled=v)
+    def _contract_accepts(cls, v: Any, info: ValidationInfo) -> Any:
+        _TRIGGER_CHECKS[info.field_name or ""](v)
         return v
 
     def to_triggers(self) -> triggers.Triggers:

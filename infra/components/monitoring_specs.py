@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops_contract import metrics
+from mlops_contract import kube, metrics
 from mlops_contract.triggers import Triggers
 
 from dashboards.rules import build_rule_files
@@ -48,7 +48,7 @@ PROMETHEUS_SERVICE = "prometheus-operated"
 PROMETHEUS_PORT = 9090
 OPERATOR_WEBHOOK_PORT = 10250
 OPERATOR_PODS = {"app": "kube-prometheus-stack-operator"}
-ALERTMANAGER_PODS = {"app.kubernetes.io/name": "alertmanager"}
+ALERTMANAGER_PODS = {kube.LABEL_NAME: "alertmanager"}
 
 # Sized for the platform's handful of targets; Prometheus memory grows with series, not pods.
 PROMETHEUS_RESOURCES = {
