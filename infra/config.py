@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 import pulumi
 import yaml
 from croniter import croniter  # type: ignore[import-untyped]  # ships no type information
+from mlops_contract import registry, triggers
 from pulumi.runtime import config as runtime_config
 from pydantic import (
     AfterValidator,
@@ -181,7 +182,7 @@ class Quota(_Model):
 class SecretsConfig(_Model):
     """Where credentials live."""
 
-    # Only `kubernetes` is implemented; `openbao` and `external` are planned (DESIGN.md section 3).
+    # Only `kubernetes` is implemented; other providers (OpenBao, an external store) are planned.
     provider: Literal["kubernetes"] = "kubernetes"
 
 
@@ -290,10 +291,49 @@ class ImagesConfig(_Model):
         return v
 
 
+# Each trigger key is checked by the contract class that uses it: its error is the config error.
+_TRIGGER_CHECKS: dict[str, Callable[[Any], object]] = {
+    "policy": lambda v: triggers.Triggers(policy=tuple(v)),
+    "max_psi": lambda v: triggers.DriftTrigger(max_psi=v),
+    "max_accuracy_drop": lambda v: triggers.AccuracyDropTrigger(max_drop=v),
+    "min_labelled": lambda v: triggers.AccuracyDropTrigger(min_labelled=v),
+}
+
+
+class TriggersConfig(_Model):
+    """When `retrain` retrains, and when the drift and accuracy alerts fire: one set of values.
+
+    Validated by the contract's own classes (`mlops_contract.triggers`), so a value the CronJob
+    or the rules would refuse is refused here, under its key.
+    """
+
+    policy: list[str] = Field(default_factory=lambda: list(triggers.Triggers().policy))
+    max_psi: float = triggers.DEFAULT_MAX_PSI
+    max_accuracy_drop: float = triggers.DEFAULT_MAX_ACCURACY_DROP
+    min_labelled: int = triggers.DEFAULT_MIN_LABELLED
+
+    @field_validator(*_TRIGGER_CHECKS)
+    @classmethod
+    def _contract_accepts(cls, v: Any, info: ValidationInfo) -> Any:
+        _TRIGGER_CHECKS[info.field_name or ""](v)
+        return v
+
+    def to_triggers(self) -> triggers.Triggers:
+        """Return the contract's Triggers for these values (CronJob env and alert rules)."""
+        return triggers.Triggers(
+            policy=tuple(self.policy),
+            drift=triggers.DriftTrigger(max_psi=self.max_psi),
+            accuracy=triggers.AccuracyDropTrigger(
+                max_drop=self.max_accuracy_drop, min_labelled=self.min_labelled
+            ),
+        )
+
+
 class TrainingConfig(_Model):
     """The retraining CronJob."""
 
     schedule: Cron = "0 3 * * *"
+    triggers: TriggersConfig = TriggersConfig()
     resources: Resources
 
 
@@ -302,7 +342,6 @@ class ServingConfig(_Model):
 
     replicas: Replicas = 1
     max_replicas: Replicas = 1
-    model_alias: DnsLabel = "champion"
     poll_interval_seconds: Annotated[int, Field(ge=1, le=3600)] = 10
     resources: Resources
 
@@ -355,13 +394,23 @@ class PlatformConfig(_Model):
     object_store: ObjectStoreConfig
     mlflow: MlflowConfig
     images: ImagesConfig
-    model_name: DnsLabel = "traffic-congestion"
+    model_name: DnsLabel = registry.DEFAULT_MODEL_NAME
+    # The alias training promotes to and serving follows: one key, so they cannot differ.
+    model_alias: DnsLabel = registry.CHAMPION_ALIAS
     training: TrainingConfig
     serving: ServingConfig
     # A mapping (not an instance) so the default is validated too, with the environment:
     # prod without a `monitoring` section must still fail on monitoring.alertReceiver.
     monitoring: MonitoringConfig = Field(default_factory=dict)  # type: ignore[assignment]
 
+
+# Keys that moved, by YAML path: the error names where they are set now.
+MOVED_KEYS: dict[tuple[str, ...], str] = {
+    ("serving", "modelAlias"): (
+        "moved to the top-level `modelAlias` (one alias for serving and training); "
+        "set `mlops-platform:modelAlias` instead"
+    ),
+}
 
 # Fields whose values must be Pulumi secrets, by YAML path below the project namespace.
 SECRET_PATHS: tuple[tuple[str, ...], ...] = (
@@ -391,7 +440,8 @@ def _expected(err: Mapping[str, Any]) -> str:
     kind = err["type"]
     got = err.get("input")
     if kind == "extra_forbidden":
-        return "unknown key (see docs/config-reference.md for the allowed keys)"
+        moved = MOVED_KEYS.get(tuple(str(part) for part in err["loc"]))
+        return moved or "unknown key (see docs/config-reference.md for the allowed keys)"
     if kind == "missing":
         return "required key is missing"
     if kind == "value_error":

@@ -8,30 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-MAX_NAME_LENGTH = 63
-PART_OF = "mlops-platform"
-MANAGED_BY = "pulumi"
+from mlops_contract import kube
 
-# Kinds that live outside any namespace (the rest must name one): the render files them under
-# `_cluster.yaml` and the policy rules exempt them from the namespace checks.
-CLUSTER_SCOPED_KINDS = frozenset(
-    {
-        "Namespace",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "CustomResourceDefinition",
-        "PersistentVolume",
-        "StorageClass",
-        "PriorityClass",
-        "IngressClass",
-        "ValidatingWebhookConfiguration",
-        "MutatingWebhookConfiguration",
-        "ClusterSecretStore",
-        "ClusterExternalSecret",
-    }
-)
+MAX_NAME_LENGTH = 63
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -71,21 +53,21 @@ def name(*parts: str) -> str:
 def labels(app: str, component: str, version: str | None = None) -> dict[str, str]:
     """Return the recommended app.kubernetes.io/* labels for one workload."""
     result = {
-        "app.kubernetes.io/name": app,
-        "app.kubernetes.io/component": component,
-        "app.kubernetes.io/part-of": PART_OF,
-        "app.kubernetes.io/managed-by": MANAGED_BY,
+        kube.LABEL_NAME: app,
+        kube.LABEL_COMPONENT: component,
+        kube.LABEL_PART_OF: kube.PART_OF,
+        kube.LABEL_MANAGED_BY: kube.MANAGED_BY,
     }
     if version is not None:
         # Label values are limited like names; image tags can hold '+' or be long.
         cleaned = re.sub(r"[^A-Za-z0-9._-]", "-", version)[:MAX_NAME_LENGTH].strip("-._")
-        result["app.kubernetes.io/version"] = cleaned
+        result[kube.LABEL_VERSION] = cleaned
     return result
 
 
 def selector_labels(app: str, component: str) -> dict[str, str]:
     """Return the stable subset of labels used in selectors (never the version)."""
-    return {"app.kubernetes.io/name": app, "app.kubernetes.io/component": component}
+    return {kube.LABEL_NAME: app, kube.LABEL_COMPONENT: component}
 
 
 def pod_security_context(uid: int = DEFAULT_UID, fs_group: int | None = None) -> dict[str, Any]:
@@ -141,13 +123,39 @@ def http_probe(path: str, port: int | str, *, period: int = 10, delay: int = 5) 
 
 
 def service_dns(service: str, namespace: str) -> list[str]:
-    """Return the in-cluster DNS names of a Service, shortest first."""
+    """Return the in-cluster DNS names of a Service, shortest first (the last is service_host)."""
     return [
         service,
         f"{service}.{namespace}",
         f"{service}.{namespace}.svc",
-        f"{service}.{namespace}.svc.cluster.local",
+        service_host(service, namespace),
     ]
+
+
+def service_host(service: str, namespace: str) -> str:
+    """Return the fully qualified in-cluster DNS name of a Service."""
+    return f"{service}.{namespace}.svc.cluster.local"
+
+
+def service_url(service: str, namespace: str, port: int, scheme: str = "http") -> str:
+    """Return the in-cluster URL of a Service port: how every platform address is written."""
+    return f"{scheme}://{service_host(service, namespace)}:{port}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Endpoint:
+    """Pods that listen, as their owner publishes them: what a NetworkPolicy peer needs.
+
+    Attributes:
+        namespace: the pods' namespace; None for a service outside the cluster.
+        pods: their selector labels; None for every pod of the namespace (a chart's pods whose
+            labels the platform does not set, or a service outside the cluster).
+        ports: the TCP ports they listen on for this kind of traffic.
+    """
+
+    namespace: str | None
+    pods: dict[str, str] | None
+    ports: tuple[int, ...]
 
 
 def secret_env(var: str, secret: str, key: str) -> dict[str, Any]:
@@ -195,9 +203,9 @@ def cluster_ip_service(
     }
 
 
-def http_service_port(port: int) -> dict[str, Any]:
-    """Return the Service port `http` forwarding to the container port named `http`."""
-    return {"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}
+def http_service_port(port: int, name: str = "http") -> dict[str, Any]:
+    """Return the Service port `name` forwarding to the container port of the same name."""
+    return {"name": name, "port": port, "targetPort": name, "protocol": "TCP"}
 
 
 SCRATCH_VOLUME = {"name": "tmp", "emptyDir": {}}

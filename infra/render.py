@@ -24,10 +24,10 @@ from typing import Any
 
 import pulumi
 import yaml
+from mlops_contract.kube import CLUSTER_SCOPED_KINDS
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 
 from infra.config import PROJECT, ConfigError, PlatformConfig, load_stack_file
-from infra.k8s import CLUSTER_SCOPED_KINDS
 from infra.platform import build_platform
 
 # Pulumi's wire marker for secret values (pulumi.runtime.rpc._special_sig_key and

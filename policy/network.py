@@ -9,7 +9,8 @@ context defaults to, outside every policy.
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from infra.k8s import CLUSTER_SCOPED_KINDS
+from mlops_contract.kube import CLUSTER_SCOPED_KINDS
+
 from policy.objects import K8sObject, dig, kind, name, namespace, ref
 from policy.workloads import matching, pod_shapes
 

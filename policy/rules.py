@@ -36,14 +36,6 @@ STACK_RULES: dict[str, StackRule] = {
 }
 
 
-def check_object(obj: K8sObject, restricted: set[str] | None = None) -> list[str]:
-    """All per-object violations; pod security applies to `restricted` namespaces (None: all)."""
-    out = check_restricted(obj, restricted)
-    for rule in OBJECT_RULES.values():
-        out += rule(obj)
-    return out
-
-
 def check_stack(
     objects: list[K8sObject], resources: Iterable[Mapping[str, Any]] = ()
 ) -> dict[str, list[str]]:

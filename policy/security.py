@@ -9,9 +9,9 @@ failure into a preview error.
 from collections.abc import Iterable
 from typing import Any
 
-from policy.objects import K8sObject, containers, dig, kind, labels, namespace, pod_spec, ref
+from mlops_contract.kube import POD_SECURITY_ENFORCE_LABEL
 
-PSS_ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
+from policy.objects import K8sObject, containers, dig, kind, labels, namespace, pod_spec, ref
 
 # The only capability `restricted` lets a container add back.
 ALLOWED_ADDED_CAPABILITIES = frozenset({"NET_BIND_SERVICE"})
@@ -27,7 +27,7 @@ def restricted_namespaces(objects: Iterable[K8sObject]) -> set[str]:
     return {
         str(dig(obj, "metadata", "name"))
         for obj in objects
-        if kind(obj) == "Namespace" and labels(obj).get(PSS_ENFORCE_LABEL) == "restricted"
+        if kind(obj) == "Namespace" and labels(obj).get(POD_SECURITY_ENFORCE_LABEL) == "restricted"
     }
 
 

@@ -7,6 +7,8 @@ Operator-managed pods (CloudNativePG instances) are modelled from their custom r
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from mlops_contract import kube
+
 from policy.objects import (
     K8sObject,
     containers,
@@ -54,8 +56,8 @@ def pod_shapes(objects: Iterable[K8sObject]) -> list[PodShape]:
             # CloudNativePG labels every instance pod with its cluster and current role.
             for role in ("primary", "replica"):
                 cnpg_labels = {
-                    "cnpg.io/cluster": name(obj),
-                    "cnpg.io/podRole": "instance",
+                    kube.CNPG_CLUSTER_LABEL: name(obj),
+                    kube.CNPG_POD_ROLE_LABEL: "instance",
                     "cnpg.io/instanceRole": role,
                     "role": role,
                 }

@@ -7,14 +7,25 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as kubernetes
+from mlops_contract import env, metrics
 
 from infra import k8s, versions
 from infra.components.kube import manifest_args
+from infra.components.monitoring_targets import ScrapeTarget
+from infra.components.secrets import SecretSpec, SecretStoreArgs
 from infra.config import MlflowConfig
 
+# The Service, the Deployment and its ServiceAccount all carry this name.
 NAME = "mlflow"
+SERVICE_ACCOUNT = NAME
 PORT = 5000
 COMPONENT = "tracking-server"
+# The Secret with the Flask session key, generated once per stack (S105: a name, not a value).
+SERVER_SECRET = "mlflow-server"  # noqa: S105
+SERVER_SECRET_KEY = "flask-secret-key"  # noqa: S105
+FLASK_PASSWORD = "mlflow_flask"  # noqa: S105
+# Flask signs sessions with it: longer than the database password, still URI-safe.
+FLASK_PASSWORD_LENGTH = 48
 METRICS_DIR = f"{k8s.SCRATCH}/metrics"
 # Prometheus scrapes pods by IP, so the Host header is a pod address; these patterns are what
 # MLflow itself allows by default for private networks. Health endpoints are always allowed.
@@ -30,7 +41,6 @@ class MlflowServerArgs:
         config: replicas and resources from the stack.
         backend_secret: Secret with key `uri` (the SQLAlchemy URI, psycopg2 driver).
         s3_secret: Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
-        server_secret: Secret with key `flask-secret-key`.
         s3_endpoint: S3 endpoint URL.
         s3_region: S3 region.
         artifacts_bucket: bucket behind `mlflow-artifacts:/` (the server proxies it).
@@ -41,11 +51,45 @@ class MlflowServerArgs:
     config: MlflowConfig
     backend_secret: str
     s3_secret: str
-    server_secret: str
     s3_endpoint: str
     s3_region: str
     artifacts_bucket: str
     depends_on: tuple[pulumi.Resource, ...] = ()
+
+
+def pods() -> dict[str, str]:
+    """Return the selector labels of the tracking server pods."""
+    return k8s.selector_labels(NAME, COMPONENT)
+
+
+def endpoint(namespace: str) -> k8s.Endpoint:
+    """Return the server pods and their HTTP port (tracking API, artifacts proxy, /metrics)."""
+    return k8s.Endpoint(namespace=namespace, pods=pods(), ports=(PORT,))
+
+
+def tracking_uri(namespace: str) -> str:
+    """Return the in-cluster tracking URI (MLFLOW_TRACKING_URI for both apps)."""
+    return k8s.service_url(NAME, namespace, PORT)
+
+
+def scrape_target(namespace: str) -> ScrapeTarget:
+    """Return the contract job `mlflow`: `--expose-prometheus` serves /metrics on the HTTP port."""
+    return ScrapeTarget(job=metrics.JOB_MLFLOW, namespace=namespace, selector=pods(), port="http")
+
+
+def secret_args(namespace: str) -> SecretStoreArgs:
+    """Return the server's own Secret: the Flask session key, readable by the server only."""
+    return SecretStoreArgs(
+        passwords={FLASK_PASSWORD: FLASK_PASSWORD_LENGTH},
+        secrets=(
+            SecretSpec(
+                name=SERVER_SECRET,
+                namespace=namespace,
+                data={SERVER_SECRET_KEY: f"${{{FLASK_PASSWORD}}}"},
+                readers=(SERVICE_ACCOUNT,),
+            ),
+        ),
+    )
 
 
 def allowed_hosts(namespace: str) -> list[str]:
@@ -57,11 +101,12 @@ def allowed_hosts(namespace: str) -> list[str]:
 def _env(args: MlflowServerArgs) -> list[dict[str, Any]]:
     return [
         k8s.secret_env("MLFLOW_BACKEND_STORE_URI", args.backend_secret, "uri"),
-        k8s.secret_env("AWS_ACCESS_KEY_ID", args.s3_secret, "AWS_ACCESS_KEY_ID"),
-        k8s.secret_env("AWS_SECRET_ACCESS_KEY", args.s3_secret, "AWS_SECRET_ACCESS_KEY"),
-        k8s.secret_env("MLFLOW_FLASK_SERVER_SECRET_KEY", args.server_secret, "flask-secret-key"),
-        {"name": "MLFLOW_S3_ENDPOINT_URL", "value": args.s3_endpoint},
-        {"name": "AWS_DEFAULT_REGION", "value": args.s3_region},
+        # The S3 credentials Secret's keys are the variable names (training takes it by envFrom).
+        k8s.secret_env(env.AWS_ACCESS_KEY_ID, args.s3_secret, env.AWS_ACCESS_KEY_ID),
+        k8s.secret_env(env.AWS_SECRET_ACCESS_KEY, args.s3_secret, env.AWS_SECRET_ACCESS_KEY),
+        k8s.secret_env("MLFLOW_FLASK_SERVER_SECRET_KEY", SERVER_SECRET, SERVER_SECRET_KEY),
+        {"name": env.S3_ENDPOINT_URL, "value": args.s3_endpoint},
+        {"name": env.AWS_DEFAULT_REGION, "value": args.s3_region},
         # Job execution spawns huey workers inside the server; the platform runs jobs as CronJobs.
         {"name": "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "value": "false"},
         {"name": "HOME", "value": k8s.SCRATCH},
@@ -124,10 +169,12 @@ def deployment(args: MlflowServerArgs) -> dict[str, Any]:
         "metadata": {"name": NAME, "namespace": args.namespace, "labels": labels},
         "spec": {
             "replicas": args.config.replicas,
-            "selector": {"matchLabels": k8s.selector_labels(NAME, COMPONENT)},
+            "selector": {"matchLabels": pods()},
             "template": {
                 "metadata": {"labels": labels},
-                "spec": k8s.pod_spec([server], service_account=NAME, init_containers=[upgrade]),
+                "spec": k8s.pod_spec(
+                    [server], service_account=SERVICE_ACCOUNT, init_containers=[upgrade]
+                ),
             },
         },
     }
@@ -139,10 +186,19 @@ def service(namespace: str) -> dict[str, Any]:
 
 
 class MlflowServer(pulumi.ComponentResource):
-    """MLflow tracking server: ServiceAccount, Deployment, Service (and a PDB when replicated)."""
+    """MLflow tracking server: ServiceAccount, Deployment, Service (and a PDB when replicated).
 
-    tracking_uri: str
+    Published facts: service_name, port, tracking_uri (its URL), pods, service_account,
+    endpoint, scrape_target.
+    """
+
     service_name: str
+    port: int
+    tracking_uri: str
+    pods: dict[str, str]
+    service_account: str
+    endpoint: k8s.Endpoint
+    scrape_target: ScrapeTarget
 
     def __init__(
         self, name: str, args: MlflowServerArgs, opts: pulumi.ResourceOptions | None = None
@@ -151,12 +207,17 @@ class MlflowServer(pulumi.ComponentResource):
         super().__init__("mlops:index:MlflowServer", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
         ns = args.namespace
+        self.service_name, self.port, self.service_account = NAME, PORT, SERVICE_ACCOUNT
+        self.tracking_uri = tracking_uri(ns)
+        self.pods = pods()
+        self.endpoint = endpoint(ns)
+        self.scrape_target = scrape_target(ns)
         kubernetes.core.v1.ServiceAccount(
             f"{name}-sa",
             opts=child,
             **manifest_args(
                 {
-                    "metadata": {"name": NAME, "namespace": ns},
+                    "metadata": {"name": SERVICE_ACCOUNT, "namespace": ns},
                     "automountServiceAccountToken": False,
                 }
             ),
@@ -171,6 +232,4 @@ class MlflowServer(pulumi.ComponentResource):
                 opts=child,
                 **manifest_args(k8s.disruption_budget(NAME, COMPONENT, ns, max_unavailable=1)),
             )
-        self.service_name = NAME
-        self.tracking_uri = f"http://{NAME}.{ns}.svc.cluster.local:{PORT}"
         self.register_outputs({"trackingUri": self.tracking_uri})

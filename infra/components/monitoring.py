@@ -7,15 +7,13 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as kubernetes
+from mlops_contract.triggers import Triggers
 
 from infra import versions
 from infra.components import monitoring_specs as specs
 from infra.components import monitoring_targets as scrape
 from infra.components.kube import manifest_args
 from infra.config import MonitoringConfig
-
-# The Prometheus Operator exposes every Prometheus as the `prometheus-operated` Service.
-PROMETHEUS_SERVICE = "prometheus-operated"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,41 +23,43 @@ class MonitoringArgs:
     Attributes:
         namespace: the monitoring namespace.
         config: retention and alert receiver settings.
-        grafana_secret: Secret (in namespace) with keys admin-user / admin-password.
-        alertmanager_secret: Secret (in namespace) with key alertmanager.yaml.
-        targets: the contract scrape jobs (ServiceMonitors / PodMonitors to create).
-        depends_on: namespaces and the Secrets above.
+        triggers: the stack's retrain triggers; the drift and accuracy alerts use their
+            thresholds, so an alert fires when the CronJob would retrain.
+        targets: the other components' scrape jobs (ServiceMonitors / PodMonitors to create);
+            the Pushgateway's own job is added here.
+        depends_on: namespaces and the Secrets of `monitoring_specs.secret_args`.
     """
 
     namespace: str
     config: MonitoringConfig
-    grafana_secret: str
-    alertmanager_secret: str
+    triggers: Triggers
     targets: tuple[scrape.ScrapeTarget, ...]
     depends_on: tuple[pulumi.Resource, ...] = ()
 
 
-def prometheus_url(namespace: str) -> str:
-    """Return the in-cluster Prometheus URL (PROMETHEUS_URL for retrain)."""
-    return f"http://{PROMETHEUS_SERVICE}.{namespace}.svc.cluster.local:{specs.PROMETHEUS_PORT}"
+def all_targets(args: MonitoringArgs) -> list[scrape.ScrapeTarget]:
+    """Return every scrape job: the given ones and the Pushgateway, sorted by job name."""
+    return sorted([*args.targets, specs.pushgateway_target(args.namespace)], key=lambda t: t.job)
 
 
 def validate_args(args: MonitoringArgs) -> None:
-    """Raise ValueError if two targets share a job name or none is given."""
-    jobs = [t.job for t in args.targets]
-    if not jobs:
-        raise ValueError("MonitoringArgs.targets: at least one scrape target is needed")
+    """Raise ValueError if two targets share a job name."""
+    jobs = [t.job for t in all_targets(args)]
     if len(set(jobs)) != len(jobs):
         raise ValueError(f"MonitoringArgs.targets: duplicate job names in {sorted(jobs)}")
 
 
 class Monitoring(pulumi.ComponentResource):
-    """Prometheus, Alertmanager and Grafana (chart), Pushgateway, dashboards, rules, monitors."""
+    """Prometheus, Alertmanager and Grafana (chart), Pushgateway, dashboards, rules, monitors.
+
+    Published facts: release_name, prometheus_url, pushgateway_url, endpoints, jobs.
+    """
 
     release: kubernetes.helm.v3.Release
     release_name: str
     prometheus_url: str
     pushgateway_url: str
+    endpoints: specs.MonitoringEndpoints
     jobs: list[str]
 
     def __init__(
@@ -67,10 +67,16 @@ class Monitoring(pulumi.ComponentResource):
     ) -> None:
         """Install the chart, then the objects that need its CRDs."""
         validate_args(args)
-        rules = specs.prometheus_rule(args.namespace, specs.rule_groups())
+        rules = specs.prometheus_rule(args.namespace, specs.rule_groups(args.triggers))
+        targets = all_targets(args)
         dashboards = specs.dashboard_config_maps(args.namespace)
         super().__init__("mlops:index:Monitoring", name, None, opts)
         ns = args.namespace
+        self.release_name = scrape.RELEASE
+        self.prometheus_url = specs.prometheus_url(ns)
+        self.pushgateway_url = specs.pushgateway_url(ns)
+        self.endpoints = specs.endpoints(ns)
+        self.jobs = sorted(t.job for t in targets)
         deps = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
         chart = versions.KUBE_PROMETHEUS_CHART
         # helm.v3.Release: it runs the admission-webhook hook Jobs and waits until the CRDs and
@@ -83,11 +89,7 @@ class Monitoring(pulumi.ComponentResource):
             repository_opts={"repo": chart.repo},
             namespace=ns,
             create_namespace=False,
-            values=specs.chart_values(
-                retention=args.config.retention,
-                grafana_secret=args.grafana_secret,
-                alertmanager_secret=args.alertmanager_secret,
-            ),
+            values=specs.chart_values(retention=args.config.retention),
             opts=deps,
         )
         kubernetes.apps.v1.Deployment(
@@ -108,12 +110,8 @@ class Monitoring(pulumi.ComponentResource):
             parent=self, depends_on=[self.release, *args.depends_on]
         )
         self._custom(f"{name}-rules", rules, after_chart)
-        for target in args.targets:
+        for target in targets:
             self._custom(f"{name}-{target.job}-monitor", scrape.monitor(target, ns), after_chart)
-        self.release_name = scrape.RELEASE
-        self.prometheus_url = prometheus_url(ns)
-        self.pushgateway_url = specs.pushgateway_url(ns)
-        self.jobs = sorted(t.job for t in args.targets)
         self.register_outputs(
             {
                 "release": self.release_name,

@@ -1,29 +1,34 @@
 """Pure spec builders for the Monitoring component: chart values, Pushgateway, monitors, rules.
 
-Job names are the contract names (docs/contracts.md): every monitor relabels `job` to its
+Job names are the contract names (`mlops_contract.metrics`): every monitor relabels `job` to its
 contract name, so dashboards and alerts do not depend on Service or release names.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from mlops_contract import kube, metrics
+from mlops_contract.triggers import Triggers
 
+from dashboards.rules import build_rule_files
 from infra import k8s, versions
 from infra.components.monitoring_targets import (
     PUSHGATEWAY,
     PUSHGATEWAY_COMPONENT,
     PUSHGATEWAY_PORT,
     RELEASE,
+    ScrapeTarget,
     job_relabel,
 )
+from infra.components.secrets import PASSWORD_LENGTH, SecretSpec, SecretStoreArgs
+from infra.config import MonitoringConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS_DIR = REPO_ROOT / "dashboards" / "grafana"
-RULES_DIR = REPO_ROOT / "dashboards" / "rules"
 
 # Short object names (`kps-operator`, `kps-prometheus`, ...) instead of `<release>-kube-pro...`.
 FULLNAME = "kps"
@@ -32,8 +37,18 @@ GRAFANA_SA = "grafana"
 DASHBOARD_LABEL = "grafana_dashboard"
 ALERTMANAGER_CONFIG_KEY = "alertmanager.yaml"
 ALERT_URL_VAR = "alert_webhook_url"
+# Secret names (S105: names, not values) and the generated Grafana admin password's name.
+GRAFANA_SECRET = "grafana-admin"  # noqa: S105
+ALERTMANAGER_SECRET = "alertmanager-config"  # noqa: S105
+GRAFANA_PASSWORD = "grafana_admin"  # noqa: S105
+# Facts of the chart's pods (Helm-rendered, so not in the render): the Service the operator
+# creates for every Prometheus and its web port, the operator's admission webhook port and the
+# pod labels the chart sets on the operator and on Alertmanager.
+PROMETHEUS_SERVICE = "prometheus-operated"
 PROMETHEUS_PORT = 9090
 OPERATOR_WEBHOOK_PORT = 10250
+OPERATOR_PODS = {"app": "kube-prometheus-stack-operator"}
+ALERTMANAGER_PODS = {kube.LABEL_NAME: "alertmanager"}
 
 # Sized for the platform's handful of targets; Prometheus memory grows with series, not pods.
 PROMETHEUS_RESOURCES = {
@@ -58,9 +73,7 @@ def _restricted(uid: int, *, read_only_root: bool = True) -> dict[str, Any]:
     }
 
 
-def chart_values(
-    *, retention: str, grafana_secret: str, alertmanager_secret: str
-) -> dict[str, Any]:
+def chart_values(*, retention: str) -> dict[str, Any]:
     """Return the kube-prometheus-stack values (credentials by Secret name only)."""
     pod = k8s.pod_security_context(1000, fs_group=2000)
     container = k8s.container_security_context()
@@ -92,8 +105,11 @@ def chart_values(
             },
         },
         "prometheus": {
-            # Prometheus scrapes itself as job "prometheus" (docs/contracts.md).
-            "serviceMonitor": {"selfMonitor": True, "relabelings": job_relabel("prometheus")},
+            # Prometheus scrapes itself as the contract job `prometheus`.
+            "serviceMonitor": {
+                "selfMonitor": True,
+                "relabelings": job_relabel(metrics.JOB_PROMETHEUS),
+            },
             "prometheusSpec": {
                 "retention": retention,
                 # Only monitors and rules labelled `release: <RELEASE>` (the chart default,
@@ -109,7 +125,7 @@ def chart_values(
             "alertmanagerSpec": {
                 # The config (with the receiver's URL) lives in a Secret the SecretStore owns.
                 "useExistingSecret": True,
-                "configSecret": alertmanager_secret,
+                "configSecret": ALERTMANAGER_SECRET,
                 "resources": SMALL_RESOURCES,
                 "securityContext": pod,
             },
@@ -117,7 +133,7 @@ def chart_values(
         "grafana": {
             "serviceAccount": {"create": True, "name": GRAFANA_SA},
             "admin": {
-                "existingSecret": grafana_secret,
+                "existingSecret": GRAFANA_SECRET,
                 "userKey": "admin-user",
                 "passwordKey": "admin-password",
             },
@@ -132,6 +148,80 @@ def chart_values(
             },
         },
     }
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitoringEndpoints:
+    """Who listens where in the monitoring namespace.
+
+    Attributes:
+        prometheus: the Prometheus web port (retrain queries it); chart pods, so no selector.
+        pushgateway: the Pushgateway pods and port (retrain pushes to it).
+        operator_webhook: the Prometheus Operator pods and their admission webhook port.
+        alertmanager: the Alertmanager pods (they send to the receiver; they listen for
+            nothing from outside the namespace).
+    """
+
+    prometheus: k8s.Endpoint
+    pushgateway: k8s.Endpoint
+    operator_webhook: k8s.Endpoint
+    alertmanager: k8s.Endpoint
+
+
+def endpoints(namespace: str) -> MonitoringEndpoints:
+    """Return the monitoring endpoints in namespace."""
+    return MonitoringEndpoints(
+        prometheus=k8s.Endpoint(namespace=namespace, pods=None, ports=(PROMETHEUS_PORT,)),
+        pushgateway=k8s.Endpoint(
+            namespace=namespace,
+            pods=k8s.selector_labels(PUSHGATEWAY, PUSHGATEWAY_COMPONENT),
+            ports=(PUSHGATEWAY_PORT,),
+        ),
+        operator_webhook=k8s.Endpoint(
+            namespace=namespace, pods=dict(OPERATOR_PODS), ports=(OPERATOR_WEBHOOK_PORT,)
+        ),
+        alertmanager=k8s.Endpoint(namespace=namespace, pods=dict(ALERTMANAGER_PODS), ports=()),
+    )
+
+
+def prometheus_url(namespace: str) -> str:
+    """Return the in-cluster Prometheus URL (PROMETHEUS_URL for retrain)."""
+    return k8s.service_url(PROMETHEUS_SERVICE, namespace, PROMETHEUS_PORT)
+
+
+def pushgateway_target(namespace: str) -> ScrapeTarget:
+    """Return the contract job `pushgateway`; pushed series keep their own job label."""
+    return ScrapeTarget(
+        job=metrics.JOB_PUSHGATEWAY,
+        namespace=namespace,
+        selector=k8s.selector_labels(PUSHGATEWAY, PUSHGATEWAY_COMPONENT),
+        port="http",
+        honor_labels=True,
+    )
+
+
+def secret_args(cfg: MonitoringConfig, namespace: str) -> SecretStoreArgs:
+    """Return Grafana's admin credentials and the Alertmanager config with the receiver URL."""
+    receiver = cfg.alert_receiver
+    return SecretStoreArgs(
+        passwords={GRAFANA_PASSWORD: PASSWORD_LENGTH},
+        provided={} if receiver is None else {ALERT_URL_VAR: receiver.value},
+        secrets=(
+            SecretSpec(
+                name=GRAFANA_SECRET,
+                namespace=namespace,
+                data={"admin-user": "admin", "admin-password": f"${{{GRAFANA_PASSWORD}}}"},
+                readers=(GRAFANA_SA,),
+            ),
+            # The operator reads it and renders the Alertmanager's config from it.
+            SecretSpec(
+                name=ALERTMANAGER_SECRET,
+                namespace=namespace,
+                data={ALERTMANAGER_CONFIG_KEY: alertmanager_config(receiver is not None)},
+                readers=(OPERATOR_SA,),
+            ),
+        ),
+    )
 
 
 def alertmanager_config(has_receiver: bool) -> str:
@@ -212,18 +302,10 @@ def dashboard_config_maps(namespace: str, folder: Path = DASHBOARDS_DIR) -> list
     return result
 
 
-def rule_groups(folder: Path = RULES_DIR) -> list[dict[str, Any]]:
-    """Return the groups of every dashboards/rules/*.yaml, files in sorted order."""
-    groups: list[dict[str, Any]] = []
-    for path in sorted(folder.glob("*.yaml")):
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        found = document.get("groups")
-        if not isinstance(found, list):
-            raise ValueError(f"{path}: a Prometheus rule file needs a top-level `groups:` list")
-        groups += found
-    if not groups:
-        raise ValueError(f"no rule groups in {folder}: run `python -m dashboards.generate`")
-    return groups
+def rule_groups(triggers: Triggers) -> list[dict[str, Any]]:
+    """Return every rule group, with the stack's trigger thresholds (files in name order)."""
+    files = build_rule_files(triggers)
+    return [group for name in sorted(files) for group in files[name]["groups"]]
 
 
 def prometheus_rule(namespace: str, groups: list[dict[str, Any]]) -> dict[str, Any]:
@@ -242,4 +324,4 @@ def prometheus_rule(namespace: str, groups: list[dict[str, Any]]) -> dict[str, A
 
 def pushgateway_url(namespace: str) -> str:
     """Return the in-cluster Pushgateway URL (PUSHGATEWAY_URL)."""
-    return f"http://{PUSHGATEWAY}.{namespace}.svc.cluster.local:{PUSHGATEWAY_PORT}"
+    return k8s.service_url(PUSHGATEWAY, namespace, PUSHGATEWAY_PORT)

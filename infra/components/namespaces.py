@@ -7,6 +7,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as kubernetes
+from mlops_contract import kube
 
 from infra import k8s
 from infra.components.kube import fields, manifest_args
@@ -44,7 +45,7 @@ def namespace_metadata(name: str, role: str, enforce: str) -> dict[str, Any]:
         "labels": {
             **k8s.labels("mlops-platform", role),
             # kubernetes.io/metadata.name is set by the API server; NetworkPolicies select on it.
-            "pod-security.kubernetes.io/enforce": enforce,
+            kube.POD_SECURITY_ENFORCE_LABEL: enforce,
             "pod-security.kubernetes.io/enforce-version": "latest",
             "pod-security.kubernetes.io/warn": "restricted",
             "pod-security.kubernetes.io/audit": "restricted",

@@ -1,4 +1,8 @@
-"""NetworkPolicies: default-deny in every platform namespace, plus exactly the flows needed."""
+"""NetworkPolicies: default-deny in every platform namespace, plus exactly the flows needed.
+
+Every port, pod selector and namespace here comes from the component that owns it (its published
+endpoints); this module only says which flows are allowed.
+"""
 
 from __future__ import annotations
 
@@ -7,73 +11,101 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as kubernetes
+from mlops_contract.kube import NAMESPACE_NAME_LABEL
 
 from infra import k8s
-from infra.components import mlflow
 from infra.components.kube import manifest_args
-from infra.components.postgres import CLUSTER_LABEL
-from infra.components.postgres import PORT as POSTGRES_PORT
+from infra.components.monitoring_specs import MonitoringEndpoints
+from infra.components.objectstore_specs import ObjectStoreEndpoints
+from infra.components.postgres import PostgresEndpoints
 
-NS_LABEL = "kubernetes.io/metadata.name"
 # The API server is not a pod, so no selector matches it; its address differs per cluster.
-# Narrow this to the control-plane CIDR in a fork that knows it.
+# Narrow this to the control-plane CIDR in a fork that knows it. Services outside the cluster
+# (an external S3, the alert webhook) have no narrower peer either.
 API_SERVER = {"ipBlock": {"cidr": "0.0.0.0/0"}}
 API_PORTS = (443, 6443)
-CNPG_STATUS_PORT = 8000
-CNPG_METRICS_PORT = 9187
-CNPG_WEBHOOK_PORT = 9443
-SERVING_PORT = 8080
-PROMETHEUS_PORT = 9090
-PUSHGATEWAY_PORT = 9091
-OBJECT_STORE = {"app.kubernetes.io/component": "object-store"}
-# kube-prometheus-stack pods (Helm-rendered, so not in the render: labels from the chart).
-OPERATOR_PODS = {"app": "kube-prometheus-stack-operator"}
-ALERTMANAGER_PODS = {"app.kubernetes.io/name": "alertmanager"}
-OPERATOR_WEBHOOK_PORT = 10250
-BUCKET_INIT = {"app.kubernetes.io/name": "bucket-init"}
+DNS_PORT = 53
+# Where the alert webhook listens: HTTPS, or HTTP for a receiver inside a private network.
+WEBHOOK_PORTS = (443, 80)
 
 
 @dataclass(frozen=True, kw_only=True)
 class NetworkPoliciesArgs:
-    """Namespaces and the endpoints between them.
+    """The endpoints between which traffic flows, as their owners publish them.
 
     Attributes:
-        platform, training, serving, monitoring, operator: namespace names.
-        postgres_cluster: CloudNativePG cluster name (its pods carry cnpg.io/cluster).
-        s3_in_cluster: False for an external S3 (egress then goes out of the cluster).
-        s3_ports: S3 API port, then any metrics port of the in-cluster server.
+        training: the training namespace (its pods are clients only).
+        serving: the model server (its namespace is the serving namespace).
+        mlflow: the tracking server (its namespace is the platform namespace).
+        postgres: the database cluster and its operator (the operator namespace).
+        object_store: the S3 API, the server's metrics and the bucket Job.
+        monitoring: Prometheus, the Pushgateway, the operator and Alertmanager (the monitoring
+            namespace).
         alert_receiver: True when Alertmanager sends to a webhook outside the cluster.
         depends_on: the namespaces.
     """
 
-    platform: str
     training: str
-    serving: str
-    monitoring: str
-    operator: str
-    postgres_cluster: str
-    s3_in_cluster: bool
-    s3_ports: tuple[int, ...]
+    serving: k8s.Endpoint
+    mlflow: k8s.Endpoint
+    postgres: PostgresEndpoints
+    object_store: ObjectStoreEndpoints
+    monitoring: MonitoringEndpoints
     alert_receiver: bool = False
     depends_on: tuple[pulumi.Resource, ...] = ()
 
+    @property
+    def platform(self) -> str:
+        """The platform namespace: where MLflow runs."""
+        return home(self.mlflow)
+
+    @property
+    def monitoring_ns(self) -> str:
+        """The monitoring namespace: where Prometheus runs."""
+        return home(self.monitoring.prometheus)
+
     def all_namespaces(self) -> list[str]:
         """Every namespace the platform creates."""
-        return [self.platform, self.training, self.serving, self.monitoring, self.operator]
+        namespaces = (
+            self.platform,
+            self.training,
+            home(self.serving),
+            self.monitoring_ns,
+            home(self.postgres.operator),
+        )
+        return list(dict.fromkeys(namespaces))
+
+
+def home(endpoint: k8s.Endpoint) -> str:
+    """The namespace of an in-cluster endpoint (where its policies live)."""
+    if endpoint.namespace is None:
+        raise ValueError(f"{endpoint} is outside the cluster: it has no namespace")
+    return endpoint.namespace
 
 
 def _ports(*ports: int, protocol: str = "TCP") -> list[dict[str, Any]]:
-    return [{"port": p, "protocol": protocol} for p in ports]
+    return [{"port": p, "protocol": protocol} for p in dict.fromkeys(ports)]
 
 
 def _ns(name: str, pods: dict[str, str] | None = None) -> dict[str, Any]:
-    peer: dict[str, Any] = {"namespaceSelector": {"matchLabels": {NS_LABEL: name}}}
+    peer: dict[str, Any] = {"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: name}}}
     if pods is not None:
         peer["podSelector"] = {"matchLabels": pods}
     return peer
 
 
-def _policy(name: str, ns: str, pods: dict[str, str], **rules: Any) -> dict[str, Any]:
+def _peer(endpoint: k8s.Endpoint) -> dict[str, Any]:
+    if endpoint.namespace is None:
+        return API_SERVER
+    return _ns(endpoint.namespace, endpoint.pods)
+
+
+def _to(endpoint: k8s.Endpoint) -> dict[str, Any]:
+    """An egress rule to an endpoint's pods on its ports."""
+    return {"to": [_peer(endpoint)], "ports": _ports(*endpoint.ports)}
+
+
+def _policy(name: str, ns: str, pods: dict[str, str] | None, **rules: Any) -> dict[str, Any]:
     types = [t for t, key in (("Ingress", "ingress"), ("Egress", "egress")) if key in rules]
     return {
         "metadata": {
@@ -89,12 +121,6 @@ def _policy(name: str, ns: str, pods: dict[str, str], **rules: Any) -> dict[str,
     }
 
 
-def _s3_egress(args: NetworkPoliciesArgs) -> dict[str, Any]:
-    if args.s3_in_cluster:
-        return {"to": [_ns(args.platform, OBJECT_STORE)], "ports": _ports(args.s3_ports[0])}
-    return {"to": [API_SERVER], "ports": _ports(args.s3_ports[0])}
-
-
 def baseline(ns: str) -> list[dict[str, Any]]:
     """Return default-deny (ingress and egress) and DNS egress for one namespace."""
     dns = _ns("kube-system", {"k8s-app": "kube-dns"})
@@ -104,72 +130,80 @@ def baseline(ns: str) -> list[dict[str, Any]]:
             "allow-dns",
             ns,
             {},
-            egress=[{"to": [dns], "ports": _ports(53) + _ports(53, protocol="UDP")}],
+            egress=[{"to": [dns], "ports": _ports(DNS_PORT) + _ports(DNS_PORT, protocol="UDP")}],
         ),
     ]
 
 
 def platform_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
     """Return the flows of the platform namespace: MLflow, Postgres, the object store."""
-    ns, mlflow_pods = args.platform, k8s.selector_labels(mlflow.NAME, mlflow.COMPONENT)
-    pg_pods = {CLUSTER_LABEL: args.postgres_cluster}
-    clients = [_ns(args.training), _ns(args.serving), _ns(args.monitoring)]
+    mlflow, pg, store = args.mlflow, args.postgres, args.object_store
+    clients = [_ns(args.training), _ns(home(args.serving)), _ns(args.monitoring_ns)]
     result = [
         _policy(
             "mlflow-ingress",
-            ns,
-            mlflow_pods,
-            ingress=[{"from": clients, "ports": _ports(mlflow.PORT)}],
+            home(mlflow),
+            mlflow.pods,
+            ingress=[{"from": clients, "ports": _ports(*mlflow.ports)}],
         ),
         _policy(
-            "mlflow-egress",
-            ns,
-            mlflow_pods,
-            egress=[
-                {"to": [_ns(ns, pg_pods)], "ports": _ports(POSTGRES_PORT)},
-                _s3_egress(args),
-            ],
+            "mlflow-egress", home(mlflow), mlflow.pods, egress=[_to(pg.clients), _to(store.api)]
         ),
         _policy(
             "postgres",
-            ns,
-            pg_pods,
+            home(pg.clients),
+            pg.clients.pods,
             ingress=[
-                {"from": [_ns(ns, mlflow_pods)], "ports": _ports(POSTGRES_PORT)},
-                {"from": [_ns(ns, pg_pods)], "ports": _ports(POSTGRES_PORT, CNPG_STATUS_PORT)},
-                {"from": [_ns(args.operator)], "ports": _ports(POSTGRES_PORT, CNPG_STATUS_PORT)},
-                {"from": [_ns(args.monitoring)], "ports": _ports(CNPG_METRICS_PORT)},
+                {"from": [_peer(mlflow)], "ports": _ports(*pg.clients.ports)},
+                {"from": [_peer(pg.peers)], "ports": _ports(*pg.peers.ports)},
+                {"from": [_ns(home(pg.operator))], "ports": _ports(*pg.peers.ports)},
+                {"from": [_ns(args.monitoring_ns)], "ports": _ports(*pg.metrics.ports)},
             ],
             egress=[
-                {"to": [_ns(ns, pg_pods)], "ports": _ports(POSTGRES_PORT, CNPG_STATUS_PORT)},
+                _to(pg.peers),
                 # The instance manager in every Postgres pod watches its Cluster object.
                 {"to": [API_SERVER], "ports": _ports(*API_PORTS)},
             ],
         ),
-        _policy("bucket-init-egress", ns, BUCKET_INIT, egress=[_s3_egress(args)]),
+        _policy(
+            "bucket-init-egress",
+            home(store.bucket_init),
+            store.bucket_init.pods,
+            egress=[_to(store.api)],
+        ),
     ]
-    if args.s3_in_cluster:
-        writers = [_ns(ns, mlflow_pods), _ns(ns, BUCKET_INIT), _ns(args.training)]
+    if store.metrics is not None:
+        writers = [_peer(mlflow), _peer(store.bucket_init), _ns(args.training)]
         result.append(
             _policy(
                 "object-store-ingress",
-                ns,
-                OBJECT_STORE,
+                home(store.api),
+                store.api.pods,
                 ingress=[
-                    {"from": writers, "ports": _ports(args.s3_ports[0])},
-                    {"from": [_ns(args.monitoring)], "ports": _ports(*args.s3_ports)},
+                    {"from": writers, "ports": _ports(*store.api.ports)},
+                    {"from": [_ns(args.monitoring_ns)], "ports": _ports(*store.metrics.ports)},
                 ],
             )
         )
     return result
 
 
+def scrape_egress(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
+    """Return Prometheus's egress to every scraped endpoint, one rule per namespace."""
+    scraped = [args.mlflow, args.postgres.metrics, args.object_store.metrics, args.serving]
+    ports: dict[str, list[int]] = {}
+    for endpoint in scraped:
+        if endpoint is not None:
+            ports.setdefault(home(endpoint), []).extend(endpoint.ports)
+    return [{"to": [_ns(ns)], "ports": _ports(*found)} for ns, found in ports.items()]
+
+
 def app_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
     """Return the flows of the training, serving, monitoring and operator namespaces."""
-    mlflow_peer = _ns(args.platform, k8s.selector_labels(mlflow.NAME, mlflow.COMPONENT))
-    to_mlflow = {"to": [mlflow_peer], "ports": _ports(mlflow.PORT)}
-    pg_peer = _ns(args.platform, {CLUSTER_LABEL: args.postgres_cluster})
-    mon = args.monitoring
+    mon, serving, operator = args.monitoring, args.serving, args.postgres.operator
+    to_mlflow = _to(args.mlflow)
+    # Prometheus runs in chart pods whose labels the platform does not set: the whole namespace.
+    retrain_ports = _ports(*mon.prometheus.ports, *mon.pushgateway.ports)
     return [
         _policy(
             "training-egress",
@@ -177,46 +211,42 @@ def app_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
             {},
             egress=[
                 to_mlflow,
-                _s3_egress(args),
-                {"to": [_ns(mon)], "ports": _ports(PROMETHEUS_PORT, PUSHGATEWAY_PORT)},
+                _to(args.object_store.api),
+                {"to": [_ns(args.monitoring_ns)], "ports": retrain_ports},
             ],
         ),
-        _policy("serving-egress", args.serving, {}, egress=[to_mlflow]),
+        _policy("serving-egress", home(serving), {}, egress=[to_mlflow]),
         # Serving is the product's API: any client namespace (or ingress controller) may call it.
-        _policy("serving-ingress", args.serving, {}, ingress=[{"ports": _ports(SERVING_PORT)}]),
+        _policy("serving-ingress", home(serving), {}, ingress=[{"ports": _ports(*serving.ports)}]),
         _policy(
             "monitoring-internal",
-            mon,
+            args.monitoring_ns,
             {},
             ingress=[
                 {"from": [{"podSelector": {}}]},
-                {"from": [_ns(args.training)], "ports": _ports(PROMETHEUS_PORT, PUSHGATEWAY_PORT)},
+                {"from": [_ns(args.training)], "ports": retrain_ports},
             ],
             egress=[{"to": [{"podSelector": {}}]}],
         ),
         _policy(
             "prometheus-scrape",
-            mon,
+            args.monitoring_ns,
             {},
             egress=[
-                {
-                    "to": [_ns(args.platform)],
-                    "ports": _ports(mlflow.PORT, CNPG_METRICS_PORT, *args.s3_ports),
-                },
-                {"to": [_ns(args.serving)], "ports": _ports(SERVING_PORT)},
+                *scrape_egress(args),
                 # Prometheus discovers targets through the API server.
                 {"to": [API_SERVER], "ports": _ports(*API_PORTS)},
             ],
         ),
         _policy(
             "operator",
-            args.operator,
+            home(operator),
             {},
             # The API server calls the operator's admission webhook.
-            ingress=[{"ports": _ports(CNPG_WEBHOOK_PORT)}],
+            ingress=[{"ports": _ports(*operator.ports)}],
             egress=[
                 {"to": [API_SERVER], "ports": _ports(*API_PORTS)},
-                {"to": [pg_peer], "ports": _ports(POSTGRES_PORT, CNPG_STATUS_PORT)},
+                _to(args.postgres.peers),
             ],
         ),
     ]
@@ -225,23 +255,24 @@ def app_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
 def monitoring_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
     """Return the chart's own flows: the operator's admission webhook, alert delivery."""
     mon = args.monitoring
+    webhook = mon.operator_webhook
     result = [
         _policy(
             "operator-webhook",
-            mon,
-            OPERATOR_PODS,
+            home(webhook),
+            webhook.pods,
             # The API server calls the Prometheus Operator's admission webhook.
-            ingress=[{"ports": _ports(OPERATOR_WEBHOOK_PORT)}],
+            ingress=[{"ports": _ports(*webhook.ports)}],
         )
     ]
     if args.alert_receiver:
         result.append(
             _policy(
                 "alertmanager-egress",
-                mon,
-                ALERTMANAGER_PODS,
+                home(mon.alertmanager),
+                mon.alertmanager.pods,
                 # The webhook receiver is outside the cluster; its address is a secret.
-                egress=[{"to": [API_SERVER], "ports": _ports(443, 80)}],
+                egress=[{"to": [API_SERVER], "ports": _ports(*WEBHOOK_PORTS)}],
             )
         )
     return result

@@ -10,50 +10,41 @@ import pulumi_kubernetes as kubernetes
 from infra import k8s
 from infra.components import objectstore_specs as specs
 from infra.components.kube import manifest_args
+from infra.components.monitoring_targets import ScrapeTarget
 from infra.config import ObjectStoreConfig
 
 
 @dataclass(frozen=True, kw_only=True)
 class ObjectStoreArgs:
-    """Engine, buckets and credentials.
+    """Engine and buckets.
 
     Attributes:
         namespace: the platform namespace (server and bucket Job run here).
         config: the stack's objectStore settings.
-        credentials_secret: Secret (in namespace) with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
-        config_secret: SeaweedFS only: Secret holding its S3 identity file.
-        depends_on: resources that must exist first (namespace, Secrets).
+        depends_on: resources that must exist first (namespace, the Secrets of
+            `objectstore_specs.secret_args`).
     """
 
     namespace: str
     config: ObjectStoreConfig
-    credentials_secret: str
-    config_secret: str | None = None
     depends_on: tuple[pulumi.Resource, ...] = ()
 
 
-def service_name(engine: str) -> str | None:
-    """Return the in-cluster Service name for an engine, None for external."""
-    return None if engine == "external" else specs.server_for(engine).app
-
-
-def endpoint_for(cfg: ObjectStoreConfig, namespace: str) -> str:
-    """Return the S3 endpoint URL clients use."""
-    service = service_name(cfg.engine)
-    if service is None:
-        assert cfg.endpoint is not None  # noqa: S101  # config validation guarantees it
-        return cfg.endpoint
-    return specs.in_cluster_endpoint(cfg.engine, service, namespace)
-
-
 class ObjectStore(pulumi.ComponentResource):
-    """An S3 endpoint plus the MLflow-artifacts and datasets buckets, created by a Job."""
+    """An S3 endpoint plus the MLflow-artifacts and datasets buckets, created by a Job.
 
-    endpoint: str
+    Published facts: url (the S3 endpoint URL), port, credentials_secret (the Secret with the
+    keys, in every client namespace), buckets, in_cluster, endpoints, scrape_target (None for
+    an external S3), ready (the bucket Job: the store is usable once it succeeded).
+    """
+
+    url: str
     port: int
     credentials_secret: str
     buckets: dict[str, str]
     in_cluster: bool
+    endpoints: specs.ObjectStoreEndpoints
+    scrape_target: ScrapeTarget | None
     ready: pulumi.Resource
 
     def __init__(
@@ -61,21 +52,19 @@ class ObjectStore(pulumi.ComponentResource):
     ) -> None:
         """Create the server (unless external) and the bucket Job that waits for it."""
         cfg = args.config
-        if cfg.engine == "seaweedfs" and not args.config_secret:
-            raise ValueError("ObjectStoreArgs.config_secret is required for engine 'seaweedfs'")
         super().__init__("mlops:index:ObjectStore", name, None, opts)
         ns = args.namespace
-        self.endpoint = endpoint_for(cfg, ns)
+        self.url = specs.url(cfg, ns)
+        self.endpoints = specs.endpoints(cfg, ns)
+        self.port = self.endpoints.api.ports[0]
         self.in_cluster = cfg.engine != "external"
-        self.credentials_secret = args.credentials_secret
+        self.credentials_secret = specs.CREDENTIALS_SECRET
+        self.scrape_target = specs.scrape_target(cfg, ns)
         self.buckets = {"artifacts": cfg.artifacts_bucket, "datasets": cfg.datasets_bucket}
         job_deps: list[pulumi.Resource] = list(args.depends_on)
-        server_name = service_name(cfg.engine)
+        server_name = specs.service_name(cfg.engine)
         if server_name is not None:
-            self.port = specs.server_for(cfg.engine).port
             job_deps.append(self._server(name, server_name, args))
-        else:
-            self.port = 443 if self.endpoint.startswith("https://") else 80
         self.ready = kubernetes.batch.v1.Job(
             f"{name}-buckets",
             opts=pulumi.ResourceOptions(parent=self, depends_on=job_deps),
@@ -83,14 +72,13 @@ class ObjectStore(pulumi.ComponentResource):
                 specs.bucket_job(
                     k8s.name(server_name or "s3", "buckets"),
                     ns,
-                    endpoint=self.endpoint,
-                    credentials_secret=args.credentials_secret,
+                    endpoint=self.url,
                     buckets=list(self.buckets.values()),
                 )
             ),
         )
         self.register_outputs(
-            {"endpoint": self.endpoint, "buckets": self.buckets, "secret": self.credentials_secret}
+            {"endpoint": self.url, "buckets": self.buckets, "secret": self.credentials_secret}
         )
 
     def _server(self, name: str, server_name: str, args: ObjectStoreArgs) -> pulumi.Resource:
@@ -113,15 +101,7 @@ class ObjectStore(pulumi.ComponentResource):
         deployment = kubernetes.apps.v1.Deployment(
             f"{name}-server",
             opts=pulumi.ResourceOptions(parent=self, depends_on=[claim, *args.depends_on]),
-            **manifest_args(
-                specs.server_deployment(
-                    server_name,
-                    ns,
-                    args.config,
-                    credentials_secret=args.credentials_secret,
-                    config_secret=args.config_secret,
-                )
-            ),
+            **manifest_args(specs.server_deployment(server_name, ns, args.config)),
         )
         kubernetes.core.v1.Service(
             f"{name}-service",

@@ -7,13 +7,22 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as kubernetes
+from mlops_contract import kube, metrics
 
 from infra import k8s, versions
+from infra.components.monitoring_targets import ScrapeTarget
+from infra.components.secrets import PASSWORD_LENGTH, SecretSpec, SecretStoreArgs
 from infra.config import PostgresConfig
 
 PORT = 5432
-# CloudNativePG labels every instance pod with the cluster name; NetworkPolicies select on it.
-CLUSTER_LABEL = "cnpg.io/cluster"
+# Ports of the CloudNativePG chart and instance manager (not rendered here, so stated once):
+# the instance manager's status API (replicas and the operator call it), the Postgres exporter,
+# and the operator's admission webhook that the API server calls.
+STATUS_PORT = 8000
+METRICS_PORT = 9187
+OPERATOR_WEBHOOK_PORT = 9443
+# Name of the generated database owner password (`${...}` in the app Secret's templates).
+APP_PASSWORD = "postgres_app"  # noqa: S105  # a name, not a value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,15 +32,87 @@ class PostgresArgs:
     Attributes:
         namespace: namespace of the Cluster (the platform namespace).
         config: the stack's postgres settings (instances, storage, resources, names).
-        app_secret: name of the kubernetes.io/basic-auth Secret (created by SecretStore) whose
-            username/password CloudNativePG gives the database owner; it also carries `uri`.
         depends_on: resources the Cluster needs first (namespaces, the app Secret).
     """
 
     namespace: str
     config: PostgresConfig
-    app_secret: str
     depends_on: tuple[pulumi.Resource, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostgresEndpoints:
+    """Who listens where: the flows to and between the database pods and the operator.
+
+    Attributes:
+        clients: the instance pods' Postgres port (MLflow connects here).
+        peers: Postgres and the status API (instances among themselves, the operator).
+        metrics: the instances' exporter port (Prometheus).
+        operator: the operator namespace and its admission webhook port (the API server).
+    """
+
+    clients: k8s.Endpoint
+    peers: k8s.Endpoint
+    metrics: k8s.Endpoint
+    operator: k8s.Endpoint
+
+
+def pods(cluster: str) -> dict[str, str]:
+    """Return the selector of every instance pod of a cluster (CloudNativePG sets the label)."""
+    return {kube.CNPG_CLUSTER_LABEL: cluster}
+
+
+def endpoints(cfg: PostgresConfig, namespace: str) -> PostgresEndpoints:
+    """Return the cluster's and the operator's endpoints for cfg in namespace."""
+    instances = pods(cfg.cluster_name)
+    return PostgresEndpoints(
+        clients=k8s.Endpoint(namespace=namespace, pods=instances, ports=(PORT,)),
+        peers=k8s.Endpoint(namespace=namespace, pods=instances, ports=(PORT, STATUS_PORT)),
+        metrics=k8s.Endpoint(namespace=namespace, pods=instances, ports=(METRICS_PORT,)),
+        operator=k8s.Endpoint(
+            namespace=cfg.operator_namespace, pods=None, ports=(OPERATOR_WEBHOOK_PORT,)
+        ),
+    )
+
+
+def scrape_target(cluster: str, namespace: str) -> ScrapeTarget:
+    """Return the contract job `postgres`: a PodMonitor on the instances' `metrics` port.
+
+    The instance pods have no Service for their exporter, hence a PodMonitor.
+    """
+    return ScrapeTarget(
+        job=metrics.JOB_POSTGRES,
+        namespace=namespace,
+        selector={**pods(cluster), kube.CNPG_POD_ROLE_LABEL: "instance"},
+        port="metrics",
+        pods=True,
+    )
+
+
+def secret_args(cfg: PostgresConfig, namespace: str, readers: tuple[str, ...]) -> SecretStoreArgs:
+    """Return the app Secret (owner credentials and MLflow's URI) and its generated password.
+
+    Args:
+        cfg: the stack's postgres settings.
+        namespace: the cluster's namespace (its clients read the Secret there).
+        readers: the ServiceAccounts of the clients that connect (MLflow).
+    """
+    return SecretStoreArgs(
+        passwords={APP_PASSWORD: PASSWORD_LENGTH},
+        secrets=(
+            SecretSpec(
+                name=app_secret_name(cfg.cluster_name),
+                namespace=namespace,
+                type="kubernetes.io/basic-auth",
+                data={
+                    "username": cfg.owner,
+                    "password": f"${{{APP_PASSWORD}}}",
+                    "uri": backend_uri_template(cfg, namespace, APP_PASSWORD),
+                },
+                readers=readers,
+            ),
+        ),
+    )
 
 
 def app_secret_name(cluster: str) -> str:
@@ -47,7 +128,7 @@ def app_secret_name(cluster: str) -> str:
 
 def rw_host(cluster: str, namespace: str) -> str:
     """Return the in-cluster DNS name of the read-write (primary) Service."""
-    return f"{cluster}-rw.{namespace}.svc.cluster.local"
+    return k8s.service_host(f"{cluster}-rw", namespace)
 
 
 def backend_uri_template(cfg: PostgresConfig, namespace: str, password_var: str) -> str:
@@ -112,12 +193,19 @@ def cluster_spec(cfg: PostgresConfig, app_secret: str) -> dict[str, Any]:
 
 
 class Postgres(pulumi.ComponentResource):
-    """The CloudNativePG operator chart and a PostgreSQL `Cluster` that depends on it."""
+    """The CloudNativePG operator chart and a PostgreSQL `Cluster` that depends on it.
+
+    Published facts: host, port, app_secret (the basic-auth Secret from `secret_args`, whose
+    username/password CloudNativePG gives the owner and whose `uri` MLflow reads),
+    cluster_name, endpoints, scrape_target.
+    """
 
     host: str
     port: int
     app_secret: str
     cluster_name: str
+    endpoints: PostgresEndpoints
+    scrape_target: ScrapeTarget
     operator: kubernetes.helm.v3.Release
     cluster: kubernetes.apiextensions.CustomResource
 
@@ -128,6 +216,12 @@ class Postgres(pulumi.ComponentResource):
         cfg = args.config
         k8s.name(cfg.cluster_name, "rw")  # the longest derived Service name must be valid
         super().__init__("mlops:index:Postgres", name, None, opts)
+        self.host = rw_host(cfg.cluster_name, args.namespace)
+        self.port = PORT
+        self.app_secret = app_secret_name(cfg.cluster_name)
+        self.cluster_name = cfg.cluster_name
+        self.endpoints = endpoints(cfg, args.namespace)
+        self.scrape_target = scrape_target(cfg.cluster_name, args.namespace)
         chart = versions.CNPG_CHART
         # helm.v3.Release (not v4.Chart): it waits for the operator and its CRDs before the
         # Cluster is sent, and it upgrades CRDs with the chart.
@@ -151,11 +245,7 @@ class Postgres(pulumi.ComponentResource):
                 "namespace": args.namespace,
                 "labels": k8s.labels("postgres", "database"),
             },
-            spec=cluster_spec(cfg, args.app_secret),
+            spec=cluster_spec(cfg, self.app_secret),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.operator, *args.depends_on]),
         )
-        self.host = rw_host(cfg.cluster_name, args.namespace)
-        self.port = PORT
-        self.app_secret = args.app_secret
-        self.cluster_name = cfg.cluster_name
         self.register_outputs({"host": self.host, "port": self.port, "appSecret": self.app_secret})

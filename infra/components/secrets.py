@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pulumi
 import pulumi_kubernetes as kubernetes
@@ -12,6 +13,10 @@ import pulumi_random as random
 
 from infra import k8s
 from infra.components.kube import fields, manifest_args
+
+V = TypeVar("V")
+# Generated passwords are alphanumeric (they land in URIs unescaped); this length is unguessable.
+PASSWORD_LENGTH = 32
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +52,24 @@ class SecretStoreArgs:
     passwords: dict[str, int]
     secrets: tuple[SecretSpec, ...]
     provided: dict[str, str] = field(default_factory=dict)
+
+
+def _merge(into: dict[str, V], new: Mapping[str, V]) -> None:
+    twice = sorted(set(into) & set(new))
+    if twice:
+        raise ValueError(f"SecretStoreArgs: {twice} defined by two owners")
+    into.update(new)
+
+
+def combine(*parts: SecretStoreArgs) -> SecretStoreArgs:
+    """Merge what each owner asks of the store; raise ValueError if two define one value."""
+    passwords: dict[str, int] = {}
+    provided: dict[str, str] = {}
+    for part in parts:
+        _merge(passwords, part.passwords)
+        _merge(provided, part.provided)
+    secrets = tuple(spec for part in parts for spec in part.secrets)
+    return SecretStoreArgs(passwords=passwords, provided=provided, secrets=secrets)
 
 
 def template_names(template: str) -> set[str]:
@@ -105,9 +128,13 @@ def reader_binding(secret: str, namespace: str, readers: tuple[str, ...]) -> dic
 
 
 class SecretStore(pulumi.ComponentResource):
-    """Generated credentials as Kubernetes Secrets, readable only by their consumers."""
+    """Generated credentials as Kubernetes Secrets, readable only by their consumers.
 
-    secret_names: dict[str, str]
+    `secret_names` lists every Secret as `namespace/name` (the stack exports it; values stay in
+    the cluster).
+    """
+
+    secret_names: list[str]
     secrets: dict[tuple[str, str], kubernetes.core.v1.Secret]
 
     def __init__(
@@ -129,7 +156,7 @@ class SecretStore(pulumi.ComponentResource):
         self.secrets = {}
         for spec in args.secrets:
             self.secrets[(spec.namespace, spec.name)] = self._secret(name, spec, values)
-        self.secret_names = {spec.name: spec.name for spec in args.secrets}
+        self.secret_names = sorted(f"{ns}/{secret}" for ns, secret in self.secrets)
         self.register_outputs({"secretNames": self.secret_names})
 
     def _secret(

@@ -1,4 +1,9 @@
-"""ModelServing: the model server that follows the registry alias (Deployment, HPA, PDB)."""
+"""ModelServing: the model server that follows the registry alias (Deployment, HPA, PDB).
+
+Its name, port and routes are the contract's (`mlops_contract.serving`), read when a spec is
+built, never copied at import: the Deployment, Service, NetworkPolicies and ServiceMonitor all
+follow one value.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,14 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as kubernetes
+from mlops_contract import env, metrics
+from mlops_contract import serving as contract
 
 from infra import k8s
 from infra.components.kube import manifest_args
+from infra.components.monitoring_targets import ScrapeTarget
 from infra.config import ServingConfig
 
-NAME = "serving"
-COMPONENT = "model-server"
-PORT = 8080
 # Scale out before a pod saturates: one uvicorn worker per pod, so CPU tracks load directly.
 CPU_TARGET_PERCENT = 70
 
@@ -28,8 +33,9 @@ class ModelServingArgs:
         image: the pinned serving image (a digest ref once built and pushed).
         image_version: its version, for the app.kubernetes.io/version label.
         model_name: registered model name (MODEL_NAME).
+        model_alias: the registry alias to follow (MODEL_ALIAS; the one training moves).
         tracking_uri: MLflow tracking URI (artifacts are proxied; no S3 keys needed).
-        config: replicas, alias, poll interval, resources.
+        config: replicas, poll interval, resources.
         depends_on: namespace (and the MLflow server it talks to).
     """
 
@@ -37,32 +43,62 @@ class ModelServingArgs:
     image: pulumi.Input[str]
     image_version: str
     model_name: str
+    model_alias: str
     tracking_uri: str
     config: ServingConfig
     depends_on: tuple[pulumi.Resource, ...] = ()
 
 
+def pods() -> dict[str, str]:
+    """Return the selector labels of the serving pods."""
+    return k8s.selector_labels(contract.NAME, contract.COMPONENT)
+
+
+def endpoint(namespace: str) -> k8s.Endpoint:
+    """Return the serving pods and their HTTP port (the model API and /metrics)."""
+    return k8s.Endpoint(namespace=namespace, pods=pods(), ports=(contract.PORT,))
+
+
+def url(namespace: str) -> str:
+    """Return the in-cluster URL of the serving Service."""
+    return k8s.service_url(contract.NAME, namespace, contract.PORT)
+
+
+def scrape_target(namespace: str) -> ScrapeTarget:
+    """Return the contract job `serving`: /metrics on the Service's named HTTP port."""
+    return ScrapeTarget(
+        job=metrics.JOB_SERVING,
+        namespace=namespace,
+        selector=pods(),
+        port=contract.PORT_NAME,
+        path=contract.METRICS_PATH,
+    )
+
+
 def deployment(args: ModelServingArgs) -> dict[str, Any]:
     """Return the serving Deployment (one uvicorn worker per pod; scale by replicas)."""
-    cfg = args.config
-    labels = k8s.labels(NAME, COMPONENT, args.image_version)
+    cfg, name, port = args.config, contract.NAME, contract.PORT_NAME
+    labels = k8s.labels(name, contract.COMPONENT, args.image_version)
     container = {
-        "name": NAME,
+        "name": name,
         "image": args.image,
         "command": ["uvicorn", "serving.main:app"],
-        "args": ["--host", "0.0.0.0", "--port", str(PORT), "--workers", "1"],  # noqa: S104
+        "args": ["--host", "0.0.0.0", "--port", str(contract.PORT), "--workers", "1"],  # noqa: S104
         "env": [
-            {"name": "MLFLOW_TRACKING_URI", "value": args.tracking_uri},
-            {"name": "MODEL_NAME", "value": args.model_name},
-            {"name": "MODEL_ALIAS", "value": cfg.model_alias},
-            {"name": "MODEL_POLL_INTERVAL_SECONDS", "value": str(cfg.poll_interval_seconds)},
+            {"name": env.MLFLOW_TRACKING_URI, "value": args.tracking_uri},
+            {"name": env.MODEL_NAME, "value": args.model_name},
+            {"name": env.MODEL_ALIAS, "value": args.model_alias},
+            {"name": env.MODEL_POLL_INTERVAL_SECONDS, "value": str(cfg.poll_interval_seconds)},
             {"name": "HOME", "value": k8s.SCRATCH},
         ],
-        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
-        "readinessProbe": k8s.http_probe("/readyz", "http", period=5),
-        "livenessProbe": k8s.http_probe("/healthz", "http", period=20, delay=10),
+        "ports": [{"name": port, "containerPort": contract.PORT, "protocol": "TCP"}],
+        "readinessProbe": k8s.http_probe(contract.READY_PATH, port, period=5),
+        "livenessProbe": k8s.http_probe(contract.HEALTH_PATH, port, period=20, delay=10),
         # Loading the first model can take a while; do not kill the pod meanwhile.
-        "startupProbe": {**k8s.http_probe("/healthz", "http", period=5), "failureThreshold": 60},
+        "startupProbe": {
+            **k8s.http_probe(contract.HEALTH_PATH, port, period=5),
+            "failureThreshold": 60,
+        },
         "resources": k8s.resources(
             cfg.resources.requests.model_dump(), cfg.resources.limits.model_dump()
         ),
@@ -70,10 +106,10 @@ def deployment(args: ModelServingArgs) -> dict[str, Any]:
         "volumeMounts": [{"name": "tmp", "mountPath": k8s.SCRATCH}],
     }
     return {
-        "metadata": {"name": NAME, "namespace": args.namespace, "labels": labels},
+        "metadata": {"name": name, "namespace": args.namespace, "labels": labels},
         "spec": {
             "replicas": cfg.replicas,
-            "selector": {"matchLabels": k8s.selector_labels(NAME, COMPONENT)},
+            "selector": {"matchLabels": pods()},
             # Never drop below the desired count during a rollout: surge first.
             "strategy": {
                 "type": "RollingUpdate",
@@ -81,23 +117,29 @@ def deployment(args: ModelServingArgs) -> dict[str, Any]:
             },
             "template": {
                 "metadata": {"labels": labels},
-                "spec": k8s.pod_spec([container], service_account=NAME),
+                "spec": k8s.pod_spec([container], service_account=name),
             },
         },
     }
 
 
 def service(namespace: str) -> dict[str, Any]:
-    """Return the ClusterIP Service `serving` on port 8080."""
-    return k8s.cluster_ip_service(NAME, COMPONENT, namespace, [k8s.http_service_port(PORT)])
+    """Return the ClusterIP Service `serving` on the contract port."""
+    port = k8s.http_service_port(contract.PORT, contract.PORT_NAME)
+    return k8s.cluster_ip_service(contract.NAME, contract.COMPONENT, namespace, [port])
 
 
 def autoscaler(namespace: str, cfg: ServingConfig) -> dict[str, Any]:
     """Return a CPU-based HorizontalPodAutoscaler between replicas and maxReplicas."""
+    name = contract.NAME
     return {
-        "metadata": {"name": NAME, "namespace": namespace, "labels": k8s.labels(NAME, COMPONENT)},
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": k8s.labels(name, contract.COMPONENT),
+        },
         "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": NAME},
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
             "minReplicas": cfg.replicas,
             "maxReplicas": cfg.max_replicas,
             "metrics": [
@@ -114,9 +156,19 @@ def autoscaler(namespace: str, cfg: ServingConfig) -> dict[str, Any]:
 
 
 class ModelServing(pulumi.ComponentResource):
-    """Serving Deployment + Service, an HPA when it may scale, a PDB when replicated."""
+    """Serving Deployment + Service, an HPA when it may scale, a PDB when replicated.
 
-    service_url: str
+    Published facts (what other components and the stack outputs use): service_name, port,
+    url, pods (selector labels), service_account, endpoint, scrape_target.
+    """
+
+    service_name: str
+    port: int
+    url: str
+    pods: dict[str, str]
+    service_account: str
+    endpoint: k8s.Endpoint
+    scrape_target: ScrapeTarget
 
     def __init__(
         self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions | None = None
@@ -125,11 +177,20 @@ class ModelServing(pulumi.ComponentResource):
         super().__init__("mlops:index:ModelServing", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
         ns, cfg = args.namespace, args.config
+        self.service_name = self.service_account = contract.NAME
+        self.port = contract.PORT
+        self.url = url(ns)
+        self.pods = pods()
+        self.endpoint = endpoint(ns)
+        self.scrape_target = scrape_target(ns)
         kubernetes.core.v1.ServiceAccount(
             f"{name}-sa",
             opts=child,
             **manifest_args(
-                {"metadata": {"name": NAME, "namespace": ns}, "automountServiceAccountToken": False}
+                {
+                    "metadata": {"name": self.service_account, "namespace": ns},
+                    "automountServiceAccountToken": False,
+                }
             ),
         )
         kubernetes.apps.v1.Deployment(
@@ -144,7 +205,8 @@ class ModelServing(pulumi.ComponentResource):
             kubernetes.policy.v1.PodDisruptionBudget(
                 f"{name}-pdb",
                 opts=child,
-                **manifest_args(k8s.disruption_budget(NAME, COMPONENT, ns, max_unavailable=1)),
+                **manifest_args(
+                    k8s.disruption_budget(contract.NAME, contract.COMPONENT, ns, max_unavailable=1)
+                ),
             )
-        self.service_url = f"http://{NAME}.{ns}.svc.cluster.local:{PORT}"
-        self.register_outputs({"serviceUrl": self.service_url})
+        self.register_outputs({"serviceUrl": self.url})

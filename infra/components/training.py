@@ -7,6 +7,8 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as kubernetes
+from mlops_contract import env
+from mlops_contract.triggers import Triggers
 
 from infra import k8s
 from infra.components.kube import manifest_args
@@ -30,10 +32,12 @@ class TrainingJobArgs:
         image: the pinned training image (a digest ref once built and pushed).
         image_version: its version, for the app.kubernetes.io/version label.
         model_name: registered model name (MODEL_NAME).
+        model_alias: the alias a promotion moves (MODEL_ALIAS; the one serving follows).
+        triggers: the retrain policy and thresholds (RETRAIN_*; the alert rules use the same).
         tracking_uri: MLflow tracking URI.
         s3_endpoint: S3 endpoint for dataset snapshots.
         s3_region: S3 region.
-        s3_secret: Secret (in namespace) with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+        s3_secret: Secret (in namespace) whose keys are AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
         datasets_bucket: bucket for content-addressed dataset snapshots.
         prometheus_url: where `retrain` reads drift and online accuracy.
         pushgateway_url: where `retrain` pushes its outcome metrics (None: it does not push).
@@ -45,6 +49,8 @@ class TrainingJobArgs:
     image: pulumi.Input[str]
     image_version: str
     model_name: str
+    model_alias: str
+    triggers: Triggers
     tracking_uri: str
     s3_endpoint: str
     s3_region: str
@@ -56,6 +62,16 @@ class TrainingJobArgs:
     depends_on: tuple[pulumi.Resource, ...] = ()
 
 
+def trigger_env(triggers: Triggers) -> list[dict[str, str]]:
+    """Return the RETRAIN_* variables: the decision's policy and thresholds, exactly as given."""
+    return [
+        {"name": env.RETRAIN_POLICY, "value": ",".join(triggers.policy)},
+        {"name": env.RETRAIN_MAX_PSI, "value": str(triggers.drift.max_psi)},
+        {"name": env.RETRAIN_MAX_ACCURACY_DROP, "value": str(triggers.accuracy.max_drop)},
+        {"name": env.RETRAIN_MIN_LABELLED, "value": str(triggers.accuracy.min_labelled)},
+    ]
+
+
 def cron_job(args: TrainingJobArgs) -> dict[str, Any]:
     """Return the retrain CronJob."""
     cfg = args.config
@@ -65,17 +81,19 @@ def cron_job(args: TrainingJobArgs) -> dict[str, Any]:
         "image": args.image,
         "command": ["python", "-m", "training", "retrain"],
         "env": [
-            {"name": "MLFLOW_TRACKING_URI", "value": args.tracking_uri},
-            {"name": "MODEL_NAME", "value": args.model_name},
-            {"name": "MLFLOW_S3_ENDPOINT_URL", "value": args.s3_endpoint},
-            {"name": "AWS_DEFAULT_REGION", "value": args.s3_region},
-            {"name": "DATASETS_BUCKET", "value": args.datasets_bucket},
-            {"name": "PROMETHEUS_URL", "value": args.prometheus_url},
+            {"name": env.MLFLOW_TRACKING_URI, "value": args.tracking_uri},
+            {"name": env.MODEL_NAME, "value": args.model_name},
+            {"name": env.MODEL_ALIAS, "value": args.model_alias},
+            {"name": env.S3_ENDPOINT_URL, "value": args.s3_endpoint},
+            {"name": env.AWS_DEFAULT_REGION, "value": args.s3_region},
+            {"name": env.DATASETS_BUCKET, "value": args.datasets_bucket},
+            {"name": env.PROMETHEUS_URL, "value": args.prometheus_url},
             *(
-                [{"name": "PUSHGATEWAY_URL", "value": args.pushgateway_url}]
+                [{"name": env.PUSHGATEWAY_URL, "value": args.pushgateway_url}]
                 if args.pushgateway_url
                 else []
             ),
+            *trigger_env(args.triggers),
             {"name": "HOME", "value": k8s.SCRATCH},
         ],
         # AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, by reference only.
@@ -90,7 +108,7 @@ def cron_job(args: TrainingJobArgs) -> dict[str, Any]:
         "metadata": {"name": NAME, "namespace": args.namespace, "labels": labels},
         "spec": {
             "schedule": cfg.schedule,
-            # Two retrains racing would both try to move the `champion` alias.
+            # Two retrains racing would both try to move the model alias.
             "concurrencyPolicy": "Forbid",
             "startingDeadlineSeconds": STARTING_DEADLINE_SECONDS,
             "successfulJobsHistoryLimit": 3,
@@ -114,9 +132,13 @@ def cron_job(args: TrainingJobArgs) -> dict[str, Any]:
 
 
 class TrainingJob(pulumi.ComponentResource):
-    """The training ServiceAccount and the scheduled retrain CronJob."""
+    """The training ServiceAccount and the scheduled retrain CronJob.
+
+    Published facts: cron_job_name, service_account (it reads the S3 credentials Secret).
+    """
 
     cron_job_name: str
+    service_account: str
 
     def __init__(
         self, name: str, args: TrainingJobArgs, opts: pulumi.ResourceOptions | None = None
@@ -136,4 +158,5 @@ class TrainingJob(pulumi.ComponentResource):
         )
         kubernetes.batch.v1.CronJob(f"{name}-cronjob", opts=child, **manifest_args(cron_job(args)))
         self.cron_job_name = NAME
+        self.service_account = SERVICE_ACCOUNT
         self.register_outputs({"cronJob": self.cron_job_name})

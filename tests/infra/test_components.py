@@ -7,9 +7,22 @@ from pathlib import Path
 import pytest
 
 from infra import k8s, versions
-from infra.components import mlflow, network
+from infra.components import (
+    mlflow,
+    monitoring_specs,
+    network,
+    objectstore_specs,
+    postgres,
+    serving,
+)
 from infra.components.kube import manifest_args
-from infra.components.secrets import SecretSpec, SecretStoreArgs, template_names, validate_args
+from infra.components.secrets import (
+    SecretSpec,
+    SecretStoreArgs,
+    combine,
+    template_names,
+    validate_args,
+)
 from infra.config import load_stack_file
 from infra.platform import secret_store_args
 from tests.infra.conftest import REPO_ROOT
@@ -170,15 +183,17 @@ def test_dev_generates_every_credential() -> None:
 
 
 def _policy_args(*, in_cluster: bool = True) -> network.NetworkPoliciesArgs:
+    """Endpoints as their owners publish them: platform p, training t, serving s, monitoring m."""
+    dev = REPO_ROOT / "stacks" / "Pulumi.dev.yaml"
+    cfg = load_stack_file(dev if in_cluster else CONFIGS / "external-s3.yaml")
+    pg = cfg.postgres.model_copy(update={"cluster_name": "db", "operator_namespace": "o"})
     return network.NetworkPoliciesArgs(
-        platform="p",
         training="t",
-        serving="s",
-        monitoring="m",
-        operator="o",
-        postgres_cluster="db",
-        s3_in_cluster=in_cluster,
-        s3_ports=(9000,) if in_cluster else (443,),
+        serving=serving.endpoint("s"),
+        mlflow=mlflow.endpoint("p"),
+        postgres=postgres.endpoints(pg, "p"),
+        object_store=objectstore_specs.endpoints(cfg.object_store, "p"),
+        monitoring=monitoring_specs.endpoints("m"),
     )
 
 
@@ -234,17 +249,23 @@ def test_mlflow_allowed_hosts_cover_in_cluster_names_with_and_without_port() -> 
 
 def test_components_reject_bad_args_before_creating_anything() -> None:
     """Constructors validate first: these raise without any Pulumi engine or mocks."""
-    from infra.components.objectstore import ObjectStore, ObjectStoreArgs
     from infra.components.secrets import SecretStore
 
-    cfg = load_stack_file(CONFIGS / "seaweedfs.yaml")
-    with pytest.raises(ValueError, match="config_secret is required for engine 'seaweedfs'"):
-        ObjectStore(
-            "object-store",
-            ObjectStoreArgs(
-                namespace="p", config=cfg.object_store, credentials_secret="s3-credentials"
-            ),
-        )
     twice = SecretSpec(name="s", namespace="ns", data={}, readers=("sa",))
     with pytest.raises(ValueError, match="ns/s twice"):
         SecretStore("secrets", SecretStoreArgs(passwords={}, secrets=(twice, twice)))
+
+
+def test_two_owners_cannot_define_one_secret_value() -> None:
+    cfg = load_stack_file(REPO_ROOT / "stacks" / "Pulumi.dev.yaml")
+    flask = mlflow.secret_args("p")
+    with pytest.raises(ValueError, match=r"\['mlflow_flask'\] defined by two owners"):
+        combine(flask, flask)
+    # Each owner's part is complete on its own: its templates use only its own values.
+    for part in (
+        flask,
+        postgres.secret_args(cfg.postgres, "p", readers=("mlflow",)),
+        objectstore_specs.secret_args(cfg.object_store, "p", [("t", "training")]),
+        monitoring_specs.secret_args(cfg.monitoring, "m"),
+    ):
+        validate_args(part)

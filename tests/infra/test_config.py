@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
+from mlops_contract.registry import CHAMPION_ALIAS, DEFAULT_MODEL_NAME
+from mlops_contract.triggers import AccuracyDropTrigger, DriftTrigger, Triggers
 
 from infra import config as config_module
 from infra.config import (
@@ -62,6 +64,23 @@ def test_prod_is_highly_available_and_dev_is_small() -> None:
     assert dev.secrets.provider == "kubernetes"
     assert prod.monitoring.retention == "30d"
     assert dev.monitoring.retention == "2d"
+
+
+def test_alias_model_name_and_triggers_default_to_the_contract() -> None:
+    cfg = load_stack_file(CONFIGS / "seaweedfs.yaml")
+    assert (cfg.model_name, cfg.model_alias) == (DEFAULT_MODEL_NAME, CHAMPION_ALIAS)
+    assert cfg.training.triggers.to_triggers() == Triggers()
+
+
+def test_stack_triggers_become_the_contracts_triggers() -> None:
+    document = copy.deepcopy(_dev_document())
+    _set("training.triggers", {"policy": ["always"], "maxPsi": 0.3, "minLabelled": 50})(document)
+    cfg = parse_config(raw_from_stack_yaml(document, "test.yaml"), "test.yaml")
+    assert cfg.training.triggers.to_triggers() == Triggers(
+        policy=("always",),
+        drift=DriftTrigger(max_psi=0.3),
+        accuracy=AccuracyDropTrigger(min_labelled=50),
+    )
 
 
 def test_external_object_store_reads_its_secret_as_a_placeholder() -> None:
@@ -193,6 +212,44 @@ BROKEN: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
         "required when images.build is true",
     ),
     ("refs-missing", _set("images.build", False), "images.serving", "pinned image ref is required"),
+    (
+        "alias-under-serving",
+        _set("serving.modelAlias", "champion"),
+        "serving.modelAlias",
+        "moved to the top-level `modelAlias`",
+    ),
+    ("bad-alias", _set("modelAlias", "Champion"), "modelAlias", "DNS-1123"),
+    ("zero-psi", _set("training.triggers.maxPsi", 0.0), "training.triggers.maxPsi", "> 0"),
+    (
+        "drop-above-one",
+        _set("training.triggers.maxAccuracyDrop", 1.5),
+        "training.triggers.maxAccuracyDrop",
+        "fraction in [0, 1)",
+    ),
+    (
+        "no-labelled-rows",
+        _set("training.triggers.minLabelled", 0),
+        "training.triggers.minLabelled",
+        ">= 1",
+    ),
+    (
+        "unknown-policy",
+        _set("training.triggers.policy", ["drift", "weekly"]),
+        "training.triggers.policy",
+        "non-empty subset of always, drift, accuracy",
+    ),
+    (
+        "empty-policy",
+        _set("training.triggers.policy", []),
+        "training.triggers.policy",
+        "got (empty)",
+    ),
+    (
+        "psi-as-text",
+        _set("training.triggers.maxPsi", "0.2"),
+        "training.triggers.maxPsi",
+        "valid number",
+    ),
 ]
 
 

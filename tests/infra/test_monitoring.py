@@ -4,19 +4,30 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from mlops_contract.triggers import Triggers
 
 from infra import versions
-from infra.components import monitoring_specs, monitoring_targets
+from infra.components import (
+    mlflow,
+    monitoring_specs,
+    monitoring_targets,
+    objectstore_specs,
+    serving,
+)
+from infra.components.monitoring import MonitoringArgs, all_targets, validate_args
+from infra.config import load_stack_file
 from infra.render import RenderedStack
 from policy.monitoring import check_monitors, prometheus_release_label
 from tests.infra.conftest import REPO_ROOT
 
 STACKS = ("dev", "stage", "prod")
+CONFIGS = Path(__file__).parent / "configs"
 MONITORS = ("ServiceMonitor", "PodMonitor")
 
 
@@ -215,27 +226,29 @@ def test_retrain_pushes_to_the_pushgateway_and_reads_prometheus(
 
 
 def test_external_object_store_has_no_object_store_monitor() -> None:
-    targets = monitoring_targets.platform_targets(
-        platform_ns="p",
-        serving_ns="s",
-        monitoring_ns="m",
-        object_store_engine="external",
-        postgres_cluster="db",
+    external = load_stack_file(CONFIGS / "external-s3.yaml").object_store
+    assert objectstore_specs.scrape_target(external, "p") is None
+    seaweed = objectstore_specs.scrape_target(
+        load_stack_file(CONFIGS / "seaweedfs.yaml").object_store, "p"
     )
-    assert [t.job for t in targets] == ["mlflow", "postgres", "pushgateway", "serving"]
-    seaweed = monitoring_targets.platform_targets(
-        platform_ns="p",
-        serving_ns="s",
-        monitoring_ns="m",
-        object_store_engine="seaweedfs",
-        postgres_cluster="db",
-    )
-    (store,) = [t for t in seaweed if t.job == "object-store"]
-    assert (store.port, store.path) == ("metrics", "/metrics")
+    assert seaweed is not None
+    assert (seaweed.job, seaweed.port, seaweed.path) == ("object-store", "metrics", "/metrics")
 
 
-def test_missing_rule_files_fail_the_render_with_the_fix(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"python -m dashboards.generate"):
-        monitoring_specs.rule_groups(tmp_path)
+def test_monitoring_adds_its_own_pushgateway_job_and_refuses_duplicates() -> None:
+    cfg = load_stack_file(REPO_ROOT / "stacks" / "Pulumi.dev.yaml")
+    args = MonitoringArgs(
+        namespace="m",
+        config=cfg.monitoring,
+        triggers=Triggers(),
+        targets=(serving.scrape_target("s"), mlflow.scrape_target("p")),
+    )
+    assert [t.job for t in all_targets(args)] == ["mlflow", "pushgateway", "serving"]
+    twice = replace(args, targets=(*args.targets, serving.scrape_target("other")))
+    with pytest.raises(ValueError, match="duplicate job names"):
+        validate_args(twice)
+
+
+def test_missing_dashboards_fail_the_render_with_the_fix(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"python -m dashboards.generate"):
         monitoring_specs.dashboard_config_maps("m", tmp_path)

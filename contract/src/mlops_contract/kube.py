@@ -32,3 +32,8 @@ CLUSTER_SCOPED_KINDS: Final = frozenset(
         "ClusterExternalSecret",
     }
 )
+# Pod Security Admission: the namespaces write the level, the policy pack checks pods against it.
+POD_SECURITY_ENFORCE_LABEL: Final = "pod-security.kubernetes.io/enforce"
+# CloudNativePG labels its instance pods with these; NetworkPolicies, monitors and policy use them.
+CNPG_CLUSTER_LABEL: Final = "cnpg.io/cluster"
+CNPG_POD_ROLE_LABEL: Final = "cnpg.io/podRole"
