@@ -34,7 +34,8 @@ from training.monitoring import push_outcome
 from dashboards import names
 from dashboards.generate import GRAFANA_DIR, RULES_DIR
 from infra.render import RenderedStack
-from tests import services, wiring
+from sandbox import services
+from tests import wiring
 from tests.monitoring_wiring import scrape_configs_from_rendered
 from tests.serving.helpers import make_frame, register_model, unique_name
 
