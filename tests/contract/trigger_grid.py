@@ -295,9 +295,8 @@ def accuracy_series(case: AccuracyCase) -> list[dict[str, str]]:
         series.append(_series(m.OFFLINE_ACCURACY, _constant(replica.offline), instance=pod))
         if not case.feedback:
             continue
-        totals = zip(
-            m.FEEDBACK_RESULTS, (replica.correct, replica.incorrect, replica.unknown_id), strict=True
-        )
+        counts = (replica.correct, replica.incorrect, replica.unknown_id)
+        totals = zip(m.FEEDBACK_RESULTS, counts, strict=True)
         for result, total in totals:
             series.append(_series(m.FEEDBACK_TOTAL, _counter(total), instance=pod, result=result))
     return series
@@ -391,16 +390,15 @@ class Expectation:
         }
 
 
-def accuracy_expectations(
-    triggers: Triggers, rule_files: Mapping[str, Any]
-) -> list[Expectation]:
+def accuracy_expectations(triggers: Triggers, rule_files: Mapping[str, Any]) -> list[Expectation]:
     """One promtool test per accuracy case, expected alerts from AccuracyDropTrigger.fires."""
     rule = alert_rule(rule_files, ACCURACY_ALERT)
     out = []
     for case in accuracy_grid(triggers.accuracy):
         expected = []
         if case.fires(triggers.accuracy):
-            assert case.online is not None and case.offline is not None
+            assert case.online is not None
+            assert case.offline is not None
             drop = AccuracyDropTrigger.relative_drop(case.online, case.offline)
             expected.append(_expected(rule, {"job": SERVING_JOB}, drop))
         out.append(Expectation(case.name, ACCURACY_ALERT, accuracy_series(case), expected))
