@@ -17,7 +17,7 @@ render-all: setup
 lint: setup  ## ruff and mypy strict
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
-	$(UV) run --frozen mypy contract/src infra policy dashboards apps/training/src apps/serving/src
+	$(UV) run --frozen mypy contract/src infra policy dashboards sandbox apps/training/src apps/serving/src
 
 test: setup lint  ## everything CI runs: lint, then every test (real servers started by fixtures)
 	$(UV) run --frozen pytest

@@ -1,7 +1,7 @@
 """`python -m bench`: throughput, p50, p99 and peak RSS of our server vs `mlflow models serve`.
 
 Both servers run one worker, load the same registered artifact from the same MLflow server
-(Postgres + SeaweedFS S3 started here by tests/services.py), and get the same wrk load with the
+(Postgres + SeaweedFS S3 started here by sandbox/services.py), and get the same wrk load with the
 same body (an MLflow ``dataframe_split`` single row on ``/invocations``); our ``/predict``
 (TF-serving ``instances``) is measured as an extra row. Servers run one at a time so they never
 compete for the two cores. Environment: BENCH_DURATION_SECONDS (default 10), BENCH_CLIENTS
@@ -29,7 +29,7 @@ from bench.models import (
     training_available,
 )
 from bench.servers import Server, start_mlflow_serve, start_ours
-from tests import services
+from sandbox import services
 
 TARGET_RATIO = 10.0
 

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
+from mlops_contract import env as contract_env
+from mlops_contract import registry
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
 
@@ -37,7 +39,7 @@ class BenchModel:
 
 
 def register_reference(tracking_uri: str) -> BenchModel:
-    """RandomForest, 100 trees, depth 8, 8 float features (DESIGN.md section 7)."""
+    """RandomForest, 100 trees, depth 8, 8 float features: a mid-size tabular model."""
     mlflow.set_tracking_uri(tracking_uri)
     rng = np.random.default_rng(0)
     columns = [f"f{i}" for i in range(8)]
@@ -48,7 +50,7 @@ def register_reference(tracking_uri: str) -> BenchModel:
     name = "bench-reference-forest"
     mlflow.set_experiment(name)
     reference = {
-        "schema": 1,
+        "schema": registry.DRIFT_REFERENCE_SCHEMA,
         "features": {
             c: {"kind": "numeric", "edges": ["-inf", -0.5, 0.5, "inf"],
                 "fractions": [0.3085, 0.383, 0.3085]}
@@ -56,8 +58,10 @@ def register_reference(tracking_uri: str) -> BenchModel:
         },
     }  # fmt: skip
     with mlflow.start_run():
-        mlflow.log_metric("test_accuracy", float((pipeline.predict(x) == y).mean()))
-        mlflow.log_dict(reference, "drift/reference.json")
+        mlflow.log_metric(
+            registry.OFFLINE_ACCURACY_METRIC, float((pipeline.predict(x) == y).mean())
+        )
+        mlflow.log_dict(reference, registry.DRIFT_REFERENCE_ARTIFACT)
         info = mlflow.sklearn.log_model(
             pipeline,
             name="model",
@@ -67,7 +71,7 @@ def register_reference(tracking_uri: str) -> BenchModel:
             registered_model_name=name,
         )
     version = str(info.registered_model_version)
-    MlflowClient(tracking_uri).set_registered_model_alias(name, "champion", version)
+    MlflowClient(tracking_uri).set_registered_model_alias(name, registry.CHAMPION_ALIAS, version)
     row = {c: float(v) for c, v in zip(columns, rng.normal(size=8), strict=True)}
     return BenchModel("reference forest (100 trees, depth 8, 8 features)", name, version, row)
 
@@ -78,9 +82,14 @@ def training_available() -> bool:
 
 
 def register_training_default(tracking_uri: str, env: dict[str, str]) -> BenchModel:
-    """Run `python -m training train` with its defaults; make the new version champion."""
+    """Run `python -m training train` with its defaults; point the serving alias at it."""
     name = "bench-training-default"
-    run_env = {**os.environ, **env, "MLFLOW_TRACKING_URI": tracking_uri, "MODEL_NAME": name}
+    run_env = {
+        **os.environ,
+        **env,
+        contract_env.MLFLOW_TRACKING_URI: tracking_uri,
+        contract_env.MODEL_NAME: name,
+    }
     done = subprocess.run(
         [sys.executable, "-m", "training", "train"],
         env=run_env, capture_output=True, text=True, timeout=900, check=False,
@@ -89,18 +98,18 @@ def register_training_default(tracking_uri: str, env: dict[str, str]) -> BenchMo
         raise RuntimeError(f"python -m training train failed:\n{done.stderr[-3000:]}")
     client = MlflowClient(tracking_uri)
     version = str(max(int(v.version) for v in client.search_model_versions(f"name='{name}'")))
-    client.set_registered_model_alias(name, "champion", version)
+    client.set_registered_model_alias(name, registry.CHAMPION_ALIAS, version)
     return BenchModel("training app default", name, version, sample_row(client, name, version))
 
 
 def sample_row(client: MlflowClient, name: str, version: str) -> dict[str, Any]:
-    """A typical input row: mid-bin values and the first category from drift/reference.json."""
+    """A typical input row: mid-bin values and the first category from the drift reference."""
     signature = mlflow.models.get_model_info(f"models:/{name}/{version}").signature
     run_id = client.get_model_version(name, version).run_id
     if not run_id:
         raise RuntimeError(f"{name} version {version} has no source run")
     with tempfile.TemporaryDirectory() as tmp:
-        path = client.download_artifacts(run_id, "drift/reference.json", tmp)
+        path = client.download_artifacts(run_id, registry.DRIFT_REFERENCE_ARTIFACT, tmp)
         features = json.loads(Path(path).read_text())["features"]
     row: dict[str, Any] = {}
     for spec in signature.inputs.inputs:

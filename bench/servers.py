@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 import httpx
+from mlops_contract import env as contract_env
 
-from tests.services import LOOPBACK, free_port
+from sandbox.services import LOOPBACK, free_port
 
 
 def tree_rss_bytes(pid: int) -> int:
@@ -85,7 +86,7 @@ class Server:
 
 def start_mlflow_serve(model_uri: str, tracking_uri: str, log: Path) -> Server:
     """The baseline: ``mlflow models serve`` with one worker in this environment."""
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
+    env = {**os.environ, contract_env.MLFLOW_TRACKING_URI: tracking_uri}
     argv = [
         sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri,
         "--env-manager", "local", "--workers", "1", "--host", LOOPBACK, "--port", "{port}",
@@ -97,7 +98,11 @@ def start_mlflow_serve(model_uri: str, tracking_uri: str, log: Path) -> Server:
 
 def start_ours(model_name: str, tracking_uri: str, log: Path) -> Server:
     """Our app, started as the Dockerfile's CMD starts it (one uvicorn worker)."""
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "MODEL_NAME": model_name}
+    env = {
+        **os.environ,
+        contract_env.MLFLOW_TRACKING_URI: tracking_uri,
+        contract_env.MODEL_NAME: model_name,
+    }
     argv = [
         sys.executable, "-m", "uvicorn", "serving.main:app", "--host", LOOPBACK,
         "--port", "{port}", "--workers", "1",

@@ -2,6 +2,10 @@
 
 from typing import Any
 
+from mlops_contract import metrics as m
+from mlops_contract.registry import OFFLINE_ACCURACY_METRIC
+from mlops_contract.triggers import Triggers
+
 from dashboards import names as n
 from dashboards.grafana import Panel, Target, dashboard
 
@@ -16,7 +20,7 @@ def _serving_panels() -> list[Panel]:
             kind="stat",
             width=4,
             height=4,
-            targets=[Target(expr=f'sum(up{{job="{n.JOB_SERVING}"}})')],
+            targets=[Target(expr=f'sum(up{{job="{m.JOB_SERVING}"}})')],
         ),
         Panel(
             title="Loaded model",
@@ -29,7 +33,7 @@ def _serving_panels() -> list[Panel]:
             targets=[
                 Target(
                     expr=f"max by (model_name, model_version, model_alias) "
-                    f"(serving_model_info{{{n.SERVING}}})",
+                    f"({m.MODEL_INFO}{{{n.SERVING}}})",
                     legend="{{model_name}} v{{model_version}} @{{model_alias}}",
                 )
             ],
@@ -50,7 +54,7 @@ def _serving_panels() -> list[Panel]:
             kind="stat",
             width=6,
             height=4,
-            targets=[Target(expr=f"min(serving_registry_up{{{n.SERVING}}})")],
+            targets=[Target(expr=f"min({m.REGISTRY_UP}{{{n.SERVING}}})")],
         ),
         Panel(
             title="Traffic by route and status",
@@ -59,7 +63,7 @@ def _serving_panels() -> list[Panel]:
             targets=[
                 Target(
                     expr=f"sum by (route, status) "
-                    f"(rate(serving_requests_total{{{n.SERVING}}}[{RATE}]))",
+                    f"(rate({m.REQUESTS_TOTAL}{{{n.SERVING}}}[{RATE}]))",
                     legend="{{route}} {{status}}",
                 )
             ],
@@ -89,13 +93,13 @@ def _serving_panels() -> list[Panel]:
             description="Rows per model predict call: concurrent requests are batched together.",
             targets=[
                 Target(
-                    expr=f"sum(rate(serving_batch_size_rows_sum{{{n.SERVING}}}[{RATE}])) / "
-                    f"sum(rate(serving_batch_size_rows_count{{{n.SERVING}}}[{RATE}]))",
+                    expr=f"sum(rate({m.BATCH_SIZE}_sum{{{n.SERVING}}}[{RATE}])) / "
+                    f"sum(rate({m.BATCH_SIZE}_count{{{n.SERVING}}}[{RATE}]))",
                     legend="mean rows",
                 ),
                 Target(
                     expr=f"histogram_quantile(0.95, sum by (le) "
-                    f"(rate(serving_batch_size_rows_bucket{{{n.SERVING}}}[{RATE}])))",
+                    f"(rate({m.BATCH_SIZE}_bucket{{{n.SERVING}}}[{RATE}])))",
                     legend="p95 rows",
                 ),
             ],
@@ -105,7 +109,7 @@ def _serving_panels() -> list[Panel]:
             description="Registered version each pod serves; steps are champion swaps.",
             targets=[
                 Target(
-                    expr=f"max by (instance) (serving_model_version{{{n.SERVING}}})",
+                    expr=f"max by (instance) ({m.MODEL_VERSION}{{{n.SERVING}}})",
                     legend="{{instance}}",
                 )
             ],
@@ -115,7 +119,7 @@ def _serving_panels() -> list[Panel]:
             description="Requests in progress per pod; one uvicorn worker per pod.",
             targets=[
                 Target(
-                    expr=f"sum by (instance) (serving_inflight_requests{{{n.SERVING}}})",
+                    expr=f"sum by (instance) ({m.INFLIGHT}{{{n.SERVING}}})",
                     legend="{{instance}}",
                 )
             ],
@@ -125,11 +129,11 @@ def _serving_panels() -> list[Panel]:
             description="Successful (re)loads and failed registry polls or loads.",
             targets=[
                 Target(
-                    expr=f"sum(increase(serving_model_loads_total{{{n.SERVING}}}[{RATE}]))",
+                    expr=f"sum(increase({m.MODEL_LOADS_TOTAL}{{{n.SERVING}}}[{RATE}]))",
                     legend="loads",
                 ),
                 Target(
-                    expr=f"sum(increase(serving_model_load_failures_total{{{n.SERVING}}}[{RATE}]))",
+                    expr=f"sum(increase({m.MODEL_LOAD_FAILURES_TOTAL}{{{n.SERVING}}}[{RATE}]))",
                     legend="failures",
                 ),
             ],
@@ -137,7 +141,8 @@ def _serving_panels() -> list[Panel]:
     ]
 
 
-def _quality_panels() -> list[Panel]:
+def _quality_panels(triggers: Triggers) -> list[Panel]:
+    drift, accuracy = triggers.drift, triggers.accuracy
     return [
         Panel(
             title="Online accuracy",
@@ -150,7 +155,7 @@ def _quality_panels() -> list[Panel]:
         ),
         Panel(
             title="Champion offline accuracy",
-            description="test_accuracy of the loaded version's training run.",
+            description=f"{OFFLINE_ACCURACY_METRIC} of the loaded version's training run.",
             kind="stat",
             unit="percentunit",
             width=6,
@@ -163,7 +168,7 @@ def _quality_panels() -> list[Panel]:
             kind="stat",
             width=6,
             height=4,
-            targets=[Target(expr=f"max(changes(serving_model_version{{{n.SERVING}}}[$__range]))")],
+            targets=[Target(expr=f"max(changes({m.MODEL_VERSION}{{{n.SERVING}}}[$__range]))")],
         ),
         Panel(
             title="Last retrain outcome",
@@ -174,7 +179,7 @@ def _quality_panels() -> list[Panel]:
             height=4,
             targets=[
                 Target(
-                    expr=f"max by (outcome) (retrain_last_outcome{{{n.RETRAIN}}}) == 1",
+                    expr=f"max by (outcome) ({m.RETRAIN_LAST_OUTCOME}{{{n.RETRAIN}}}) == 1",
                     legend="{{outcome}}",
                 )
             ],
@@ -183,9 +188,9 @@ def _quality_panels() -> list[Panel]:
             title="Per-feature drift (PSI)",
             description=(
                 f"PSI of the sliding input window vs the training reference; alert above "
-                f"{n.DRIFT_PSI_THRESHOLD} for 15 minutes."
+                f"{drift.max_psi} for 15 minutes."
             ),
-            threshold=n.DRIFT_PSI_THRESHOLD,
+            threshold=drift.max_psi,
             targets=[Target(expr=n.DRIFT_PSI, legend="{{feature}}")],
         ),
         Panel(
@@ -200,11 +205,11 @@ def _quality_panels() -> list[Panel]:
         Panel(
             title="Relative accuracy drop (retrain trigger)",
             description=(
-                f"1 - online/offline; above {n.ACCURACY_DROP_MAX:.0%} with enough feedback "
+                f"1 - online/offline; above {accuracy.max_drop:.0%} with enough feedback "
                 "the retrain job retrains."
             ),
             unit="percentunit",
-            threshold=n.ACCURACY_DROP_MAX,
+            threshold=accuracy.max_drop,
             targets=[Target(expr=n.ACCURACY_DROP, legend="drop")],
         ),
         Panel(
@@ -214,7 +219,7 @@ def _quality_panels() -> list[Panel]:
             targets=[
                 Target(
                     expr=f"sum by (model_version, class) "
-                    f"(rate(serving_predictions_total{{{n.SERVING}}}[{RATE}]))",
+                    f"(rate({m.PREDICTIONS_TOTAL}{{{n.SERVING}}}[{RATE}]))",
                     legend="v{{model_version}} class {{class}}",
                 )
             ],
@@ -225,7 +230,7 @@ def _quality_panels() -> list[Panel]:
             unit="ops",
             targets=[
                 Target(
-                    expr=f"sum by (result) (rate(serving_feedback_total{{{n.SERVING}}}[{RATE}]))",
+                    expr=f"sum by (result) (rate({m.FEEDBACK_TOTAL}{{{n.SERVING}}}[{RATE}]))",
                     legend="{{result}}",
                 )
             ],
@@ -235,7 +240,7 @@ def _quality_panels() -> list[Panel]:
             description="Rows currently in each pod's drift window (PSI is noisy when small).",
             targets=[
                 Target(
-                    expr=f"sum by (instance) (serving_drift_window_rows{{{n.SERVING}}})",
+                    expr=f"sum by (instance) ({m.DRIFT_WINDOW_ROWS}{{{n.SERVING}}})",
                     legend="{{instance}}",
                 )
             ],
@@ -248,7 +253,7 @@ def _quality_panels() -> list[Panel]:
             targets=[
                 Target(expr=n.RETRAIN_SUCCESS_AGE, legend="since last success"),
                 Target(
-                    expr=f"time() - max(retrain_last_run_timestamp_seconds{{{n.RETRAIN}}})",
+                    expr=f"time() - max({m.RETRAIN_LAST_RUN}{{{n.RETRAIN}}})",
                     legend="since last run",
                 ),
             ],
@@ -257,7 +262,7 @@ def _quality_panels() -> list[Panel]:
             title="Retrain duration",
             description="Wall time of the last retrain run.",
             unit="s",
-            targets=[Target(expr=f"max(retrain_last_duration_seconds{{{n.RETRAIN}}})")],
+            targets=[Target(expr=f"max({m.RETRAIN_LAST_DURATION}{{{n.RETRAIN}}})")],
         ),
     ]
 
@@ -274,16 +279,15 @@ def _up_stat(title: str, job: str) -> Panel:
 
 
 def _platform_panels() -> list[Panel]:
-    mlflow = f'job="{n.JOB_MLFLOW}"'
+    mlflow = f'job="{m.JOB_MLFLOW}"'
     return [
-        _up_stat("MLflow up", n.JOB_MLFLOW),
-        _up_stat("Postgres up", n.JOB_POSTGRES),
-        _up_stat("Object store up", n.JOB_OBJECT_STORE),
+        _up_stat("MLflow up", m.JOB_MLFLOW),
+        _up_stat("Postgres up", m.JOB_POSTGRES),
+        _up_stat("Object store up", m.JOB_OBJECT_STORE),
         Panel(
             title="Retrain CronJob: time since last success",
             description=(
-                f"From retrain_last_success_timestamp_seconds; stale after "
-                f"{n.RETRAIN_STALE_SECONDS // 3600}h."
+                f"From {m.RETRAIN_LAST_SUCCESS}; stale after {n.RETRAIN_STALE_SECONDS // 3600}h."
             ),
             kind="stat",
             unit="s",
@@ -344,7 +348,7 @@ def _platform_panels() -> list[Panel]:
             targets=[
                 Target(
                     expr="sum(rate(prometheus_rule_evaluation_failures_total"
-                    f'{{job="{n.JOB_PROMETHEUS}"}}[{RATE}]))',
+                    f'{{job="{m.JOB_PROMETHEUS}"}}[{RATE}]))',
                     legend="failures/s",
                 )
             ],
@@ -352,8 +356,13 @@ def _platform_panels() -> list[Panel]:
     ]
 
 
-def dashboards() -> dict[str, dict[str, Any]]:
-    """File name -> dashboard JSON for every dashboard."""
+def dashboards(triggers: Triggers | None = None) -> dict[str, dict[str, Any]]:
+    """File name -> dashboard JSON for every dashboard.
+
+    The quality panels draw their red lines at the retrain triggers' thresholds (the contract's
+    defaults if None), the same ones `dashboards.rules.build_rule_files` alerts on.
+    """
+    triggers = triggers or Triggers()
     return {
         "model-serving.json": dashboard(
             "mlops-model-serving",
@@ -365,7 +374,7 @@ def dashboards() -> dict[str, dict[str, Any]]:
             "mlops-model-quality",
             "Model quality",
             "Drift, online accuracy, predictions, champion changes and retrain outcomes.",
-            _quality_panels(),
+            _quality_panels(triggers),
         ),
         "platform.json": dashboard(
             "mlops-platform",

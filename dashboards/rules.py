@@ -7,7 +7,9 @@ PrometheusRule `spec.groups` (the platform's Monitoring component wraps it uncha
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlops_contract import metrics as m
 from mlops_contract import signals
+from mlops_contract.registry import OFFLINE_ACCURACY_METRIC
 from mlops_contract.triggers import AccuracyDropTrigger, Triggers
 
 from dashboards import names as n
@@ -65,10 +67,10 @@ def _ratio_of_status(status_regex: str) -> str:
     # so the ratio is 0 instead of "no data"; and it stays defined when every request failed.
     return (
         f"sum by (job) (\n"
-        f'  rate(serving_requests_total{{{n.SERVING_API}, status=~"{status_regex}"}}[5m])\n'
-        f"  or 0 * rate(serving_requests_total{{{n.SERVING_API}}}[5m])\n"
+        f'  rate({m.REQUESTS_TOTAL}{{{n.SERVING_API}, status=~"{status_regex}"}}[5m])\n'
+        f"  or 0 * rate({m.REQUESTS_TOTAL}{{{n.SERVING_API}}}[5m])\n"
         f")\n"
-        f"/ sum by (job) (rate(serving_requests_total{{{n.SERVING_API}}}[5m]))"
+        f"/ sum by (job) (rate({m.REQUESTS_TOTAL}{{{n.SERVING_API}}}[5m]))"
     )
 
 
@@ -80,7 +82,7 @@ def _all_down(job: str) -> str:
 SERVING_RECORDS = [
     Record(
         record=n.REQUESTS_RATE,
-        expr=f"sum by (job) (rate(serving_requests_total{{{n.SERVING_API}}}[5m]))",
+        expr=f"sum by (job) (rate({m.REQUESTS_TOTAL}{{{n.SERVING_API}}}[5m]))",
     ),
     Record(record=n.ERROR_RATIO, expr=_ratio_of_status("5..")),
     Record(record=n.CLIENT_ERROR_RATIO, expr=_ratio_of_status("4..")),
@@ -89,7 +91,7 @@ SERVING_RECORDS = [
             record=n.LATENCY_QUANTILE,
             expr=(
                 f"histogram_quantile({q}, sum by (job, le) "
-                f"(rate(serving_request_duration_seconds_bucket{{{n.SERVING_PREDICT}}}[5m])))"
+                f"(rate({m.REQUEST_DURATION}_bucket{{{n.SERVING_PREDICT}}}[5m])))"
             ),
             labels={"quantile": q},
         )
@@ -100,7 +102,7 @@ SERVING_RECORDS = [
 SERVING_ALERTS = [
     Alert(
         name="ServingDown",
-        expr=_all_down(n.JOB_SERVING),
+        expr=_all_down(m.JOB_SERVING),
         for_="2m",
         severity="critical",
         summary="No model-serving replica is up",
@@ -146,7 +148,7 @@ SERVING_ALERTS = [
     Alert(
         name="ModelLoadFailures",
         expr=(
-            f"sum by (job) (increase(serving_model_load_failures_total{{{n.SERVING}}}[10m])) "
+            f"sum by (job) (increase({m.MODEL_LOAD_FAILURES_TOTAL}{{{n.SERVING}}}[10m])) "
             f"> {n.MODEL_LOAD_FAILURES_MAX}"
         ),
         for_="5m",
@@ -173,7 +175,7 @@ def quality_records() -> list[Record]:
         Record(record=n.LABELLED_FEEDBACK, expr=signals.labelled_feedback()),
         Record(
             record=n.RETRAIN_SUCCESS_AGE,
-            expr=f"time() - max by (job) (retrain_last_success_timestamp_seconds{{{n.RETRAIN}}})",
+            expr=f"time() - max by (job) ({m.RETRAIN_LAST_SUCCESS}{{{n.RETRAIN}}})",
         ),
     ]
 
@@ -205,7 +207,7 @@ def quality_alerts(triggers: Triggers) -> list[Alert]:
             summary="Online accuracy fell below the champion's offline score",
             description=(
                 "Online accuracy of {{ $labels.job }} is {{ $value | humanizePercentage }} below "
-                "the champion's offline test_accuracy "
+                f"the champion's offline {OFFLINE_ACCURACY_METRIC} "
                 f"(allowed {accuracy.max_drop:.0%}); this is the retrain trigger."
             ),
         ),
@@ -213,7 +215,7 @@ def quality_alerts(triggers: Triggers) -> list[Alert]:
             name="ModelStale",
             expr=(
                 f"{n.RETRAIN_SUCCESS_AGE} > {n.RETRAIN_STALE_SECONDS}\n"
-                f"or absent_over_time(retrain_last_success_timestamp_seconds{{{n.RETRAIN}}}"
+                f"or absent_over_time({m.RETRAIN_LAST_SUCCESS}{{{n.RETRAIN}}}"
                 f"[{_STALE_HOURS}h])"
             ),
             for_="10m",
@@ -231,9 +233,9 @@ def quality_alerts(triggers: Triggers) -> list[Alert]:
         Alert(
             name="RetrainFailed",
             expr=(
-                f"(time() - max by (job) (retrain_last_run_timestamp_seconds{{{n.RETRAIN}}}))\n"
+                f"(time() - max by (job) ({m.RETRAIN_LAST_RUN}{{{n.RETRAIN}}}))\n"
                 "and on (job) (max by (job) "
-                f'(retrain_last_outcome{{{n.RETRAIN}, outcome="failed"}}) == 1)'
+                f'({m.RETRAIN_LAST_OUTCOME}{{{n.RETRAIN}, outcome="failed"}}) == 1)'
             ),
             for_="0m",
             severity="warning",
@@ -248,12 +250,12 @@ def quality_alerts(triggers: Triggers) -> list[Alert]:
 
 
 # Jobs without a dedicated "down" alert; serving and MLflow have ServingDown and MLflowDown.
-_MISSING_JOBS = [j for j in n.SCRAPED_JOBS if j not in (n.JOB_SERVING, n.JOB_MLFLOW)]
+_MISSING_JOBS = [j for j in n.SCRAPED_JOBS if j not in (m.JOB_SERVING, m.JOB_MLFLOW)]
 
 PLATFORM_ALERTS = [
     Alert(
         name="MLflowDown",
-        expr=_all_down(n.JOB_MLFLOW),
+        expr=_all_down(m.JOB_MLFLOW),
         for_="2m",
         severity="critical",
         summary="The MLflow tracking server and registry are down",

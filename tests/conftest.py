@@ -5,14 +5,13 @@ They start lazily (only when a test asks for them) and stop by PID when the sess
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from infra.render import RenderedStack
-from tests import services, wiring
+from sandbox import services
+from tests import wiring
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -65,48 +64,6 @@ def rendered_dev(tmp_path_factory: pytest.TempPathFactory) -> RenderedStack:
     return wiring.render("dev", tmp_path_factory.mktemp("rendered-dev"))
 
 
-def local_mlflow(
-    rendered: RenderedStack,
-    base: Path,
-    postgres: services.PostgresServer,
-    s3: services.S3Server,
-) -> tuple[wiring.LocalCommand, wiring.LocalCommand]:
-    """The rendered MLflow init container and server container, turned into local commands."""
-    port = services.free_port()
-    metrics_dir = base / "metrics"
-    metrics_dir.mkdir(parents=True, exist_ok=True)
-    secret_values = {
-        "MLFLOW_BACKEND_STORE_URI": postgres.url,
-        "AWS_ACCESS_KEY_ID": s3.access_key,
-        "AWS_SECRET_ACCESS_KEY": s3.secret_key,
-        "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_urlsafe(24),
-    }
-    overrides = {"MLFLOW_S3_ENDPOINT_URL": s3.endpoint_url, "HOME": str(base)}
-    upgrade = wiring.localize(
-        wiring.find_container(rendered, "Deployment", "mlflow", "db-upgrade", init=True),
-        secrets=secret_values,
-        overrides=overrides,
-        flags={},
-    )
-    server_container = wiring.find_container(rendered, "Deployment", "mlflow", "mlflow")
-    allowed = wiring.flag_value(server_container.argv, "--allowed-hosts")
-    server = wiring.localize(
-        server_container,
-        secrets=secret_values,
-        overrides=overrides,
-        flags={
-            "--host": services.LOOPBACK,
-            "--port": str(port),
-            "--expose-prometheus": str(metrics_dir),
-            # The in-cluster names stay; the loopback address the tests use is added.
-            "--allowed-hosts": f"{allowed},{services.LOOPBACK}:{port},{services.LOOPBACK}",
-        },
-    )
-    destination = wiring.flag_value(server.argv, "--artifacts-destination")
-    assert destination == f"s3://{s3.artifacts_bucket}", destination
-    return upgrade, server
-
-
 @pytest.fixture(scope="session")
 def mlflow_server(
     tmp_path_factory: pytest.TempPathFactory,
@@ -119,7 +76,7 @@ def mlflow_server(
     Registry on the real Postgres, artifacts proxied to the real S3.
     """
     base = tmp_path_factory.mktemp("mlflow")
-    upgrade, server_command = local_mlflow(rendered_dev, base, postgres_server, s3_server)
+    upgrade, server_command = wiring.local_mlflow(rendered_dev, base, postgres_server, s3_server)
     server = services.start_mlflow(
         base,
         postgres_server,

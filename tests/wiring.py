@@ -10,6 +10,7 @@ address and port, in-cluster DNS names, the image's own binary (`mlflow` -> this
 from __future__ import annotations
 
 import re
+import secrets
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -17,7 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops_contract import env as contract_env
+
 from infra.render import RenderedStack, load_rendered
+from sandbox import services
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _ENV_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
@@ -163,3 +167,45 @@ def localize(
     elif argv and argv[0] in {"mlflow", "uvicorn"}:
         argv = [sys.executable, "-m", *argv]
     return LocalCommand(argv=argv, env=env)
+
+
+def local_mlflow(
+    rendered: RenderedStack,
+    base: Path,
+    postgres: services.PostgresServer,
+    s3: services.S3Server,
+) -> tuple[LocalCommand, LocalCommand]:
+    """The rendered MLflow init container and server container, turned into local commands."""
+    port = services.free_port()
+    metrics_dir = base / "metrics"
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    secret_values = {
+        "MLFLOW_BACKEND_STORE_URI": postgres.url,
+        contract_env.AWS_ACCESS_KEY_ID: s3.access_key,
+        contract_env.AWS_SECRET_ACCESS_KEY: s3.secret_key,
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_urlsafe(24),
+    }
+    overrides = {contract_env.S3_ENDPOINT_URL: s3.endpoint_url, "HOME": str(base)}
+    upgrade = localize(
+        find_container(rendered, "Deployment", "mlflow", "db-upgrade", init=True),
+        secrets=secret_values,
+        overrides=overrides,
+        flags={},
+    )
+    server_container = find_container(rendered, "Deployment", "mlflow", "mlflow")
+    allowed = flag_value(server_container.argv, "--allowed-hosts")
+    server = localize(
+        server_container,
+        secrets=secret_values,
+        overrides=overrides,
+        flags={
+            "--host": services.LOOPBACK,
+            "--port": str(port),
+            "--expose-prometheus": str(metrics_dir),
+            # The in-cluster names stay; the loopback address the tests use is added.
+            "--allowed-hosts": f"{allowed},{services.LOOPBACK}:{port},{services.LOOPBACK}",
+        },
+    )
+    destination = flag_value(server.argv, "--artifacts-destination")
+    assert destination == f"s3://{s3.artifacts_bucket}", destination
+    return upgrade, server

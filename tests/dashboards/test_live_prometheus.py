@@ -29,12 +29,15 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from mlops_contract import env as contract_env
+from mlops_contract import metrics as m
+from mlops_contract import serving as srv
 from training.monitoring import push_outcome
 
-from dashboards import names
 from dashboards.generate import GRAFANA_DIR, RULES_DIR
 from infra.render import RenderedStack
-from tests import services, wiring
+from sandbox import services
+from tests import wiring
 from tests.monitoring_wiring import scrape_configs_from_rendered
 from tests.serving.helpers import make_frame, register_model, unique_name
 
@@ -196,7 +199,7 @@ def _start_prometheus(
     full = yaml.safe_load(written.read_text(encoding="utf-8"))
     full["scrape_configs"].append(
         {
-            "job_name": names.JOB_PROMETHEUS,
+            "job_name": m.JOB_PROMETHEUS,
             "metrics_path": "/metrics",
             "scrape_interval": SCRAPE,
             "static_configs": [{"targets": [_address(server.url)]}],
@@ -219,12 +222,12 @@ def _start_replica(
         container,
         secrets={},
         overrides={
-            "MLFLOW_TRACKING_URI": tracking_uri,
+            contract_env.MLFLOW_TRACKING_URI: tracking_uri,
             "HOME": str(home),
             # Each test registers its own model; the rendered alias (champion) is kept.
-            "MODEL_NAME": model_name,
+            contract_env.MODEL_NAME: model_name,
             # Registry polls every 0.5s, so load failures add up within the test's minute.
-            "MODEL_POLL_INTERVAL_SECONDS": "0.5",
+            contract_env.MODEL_POLL_INTERVAL_SECONDS: "0.5",
         },
         flags={"--host": services.LOOPBACK, "--port": str(port)},
     )
@@ -261,7 +264,7 @@ def _wait_ready(replica: Replica, path: str, timeout: float) -> None:
 
 
 def _predict(app: Replica, rows: list[dict[str, Any]]) -> httpx.Response:
-    return app.post("/predict", json={"instances": rows})
+    return app.post(srv.PREDICT_PATH, json={"instances": rows})
 
 
 def _first_of_each(app: Replica, broken: Replica) -> None:
@@ -274,7 +277,7 @@ def _first_of_each(app: Replica, broken: Replica) -> None:
     answer = _predict(app, row)
     assert answer.status_code == 200
     feedback = [{"id": answer.json()["ids"][0], "label": 1}]
-    assert app.post("/feedback", json={"feedback": feedback}).status_code == 200
+    assert app.post(srv.FEEDBACK_PATH, json={"feedback": feedback}).status_code == 200
     assert _predict(app, [{"speed": 1.0}]).status_code == 422
     assert _predict(broken, row).status_code == 503
 
@@ -291,7 +294,7 @@ def _drive_traffic(app: Replica, broken: Replica) -> None:
     split = make_frame(20, seed=4)
     body = {"dataframe_split": {"columns": list(split.columns), "data": split.values.tolist()}}
     for _ in range(5):
-        assert app.post("/invocations", json=body).status_code == 200
+        assert app.post(srv.INVOCATIONS_PATH, json=body).status_code == 200
     # Drifted inputs: speeds around 90 where training saw around 50.
     drifted = make_frame(600, seed=2, speed_mean=90.0).to_dict(orient="records")
     answers = []
@@ -307,9 +310,10 @@ def _drive_traffic(app: Replica, broken: Replica) -> None:
     ]
     for start in range(0, len(labels), 100):
         assert (
-            app.post("/feedback", json={"feedback": labels[start : start + 100]}).status_code == 200
+            app.post(srv.FEEDBACK_PATH, json={"feedback": labels[start : start + 100]}).status_code
+            == 200
         )
-    unknown = app.post("/feedback", json={"feedback": [{"id": "no-such-id", "label": 1}]})
+    unknown = app.post(srv.FEEDBACK_PATH, json={"feedback": [{"id": "no-such-id", "label": 1}]})
     assert unknown.status_code == 200
     # Rejected input: a row without the `weather` feature, 30 times.
     bad = {k: v for k, v in normal[0].items() if k != "weather"}
@@ -360,17 +364,17 @@ def live(
     ):
         _wait_ready(app, container.probe_path("readinessProbe"), timeout=120)
         targets = {
-            "serving": [_address(app.url), _address(broken.url)],
-            "mlflow": [_address(uri)],
-            "object-store": [f"{services.LOOPBACK}:{s3_server.metrics_port}"],
-            "postgres": [exporter_address],
-            "pushgateway": [_address(gateway.url)],
+            m.JOB_SERVING: [_address(app.url), _address(broken.url)],
+            m.JOB_MLFLOW: [_address(uri)],
+            m.JOB_OBJECT_STORE: [f"{services.LOOPBACK}:{s3_server.metrics_port}"],
+            m.JOB_POSTGRES: [exporter_address],
+            m.JOB_PUSHGATEWAY: [_address(gateway.url)],
         }
         # Jobs, paths, schemes and honor_labels from the rendered monitors; short test interval.
         scrape_configs = scrape_configs_from_rendered(rendered_seaweedfs, targets, interval=SCRAPE)
         # Serving's rendered metrics path must answer: say so plainly now, not as a down target.
         metrics_path = next(
-            c["metrics_path"] for c in scrape_configs if c["job_name"] == names.JOB_SERVING
+            c["metrics_path"] for c in scrape_configs if c["job_name"] == m.JOB_SERVING
         )
         metrics = app.get(metrics_path)
         assert metrics.status_code == 200, f"{metrics_path}: {metrics.status_code}"
@@ -386,10 +390,10 @@ def live(
                 60,
             ), _query(prometheus.url, "query", query="up")
             _first_of_each(app, broken)
-            seen = 'count(serving_requests_total{status=~"200|422|503", route="/predict"})'
+            seen = f'count({m.REQUESTS_TOTAL}{{status=~"200|422|503", route="{srv.PREDICT_PATH}"}})'
             assert _wait_for(
                 lambda: _query(prometheus.url, "query", query=f"{seen} == 3") != [], 60
-            ), _query(prometheus.url, "query", query="serving_requests_total")
+            ), _query(prometheus.url, "query", query=m.REQUESTS_TOTAL)
             _drive_traffic(app, broken)
             deadline = time.monotonic() + WAIT_SECONDS
             while time.monotonic() < deadline and not _firing(prometheus.url) >= EXPECTED_FIRING:

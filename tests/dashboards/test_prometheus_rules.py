@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from dashboards.rules import ALERTS
-from tests.services import promtool_path
+from sandbox.services import promtool_path
 
 pytestmark = pytest.mark.unit
 

@@ -10,7 +10,7 @@ from uuid import uuid4
 import pytest
 
 from infra.render import RenderedStack
-from tests import services
+from sandbox import services
 
 pytestmark = pytest.mark.integration
 

@@ -26,6 +26,11 @@ POLICY_ACCURACY: Final = "accuracy"
 POLICIES: Final = (POLICY_ALWAYS, POLICY_DRIFT, POLICY_ACCURACY)
 
 
+def _promql_number(value: float) -> str:
+    """The threshold as PromQL reads it back to the same float (`:g` would round to 6 digits)."""
+    return repr(float(value))
+
+
 @dataclass(frozen=True, kw_only=True)
 class DriftTrigger:
     """Drift: the largest per-feature PSI is strictly above max_psi."""
@@ -43,7 +48,7 @@ class DriftTrigger:
 
     def promql(self, psi: str) -> str:
         """The same condition over a PromQL expression yielding PSI values."""
-        return f"{psi} > {self.max_psi:g}"
+        return f"{psi} > {_promql_number(self.max_psi)}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,7 +89,10 @@ class AccuracyDropTrigger:
         Division by an offline accuracy of 0 gives +Inf or NaN in PromQL; `fires` refuses it, and
         a model with offline accuracy 0 is never promoted, so the two agree where it matters.
         """
-        return f"{drop} > {self.max_drop:g}\nand on (job) {labelled} >= {self.min_labelled}"
+        return (
+            f"{drop} > {_promql_number(self.max_drop)}\n"
+            f"and on (job) {labelled} >= {self.min_labelled}"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
