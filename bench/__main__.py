@@ -3,9 +3,10 @@
 Both servers run one worker, load the same registered artifact from the same MLflow server
 (Postgres + SeaweedFS S3 started here by tests/services.py), and get the same wrk load with the
 same body (an MLflow ``dataframe_split`` single row on ``/invocations``); our ``/predict``
-(TF-serving ``instances``) is measured as an extra row. Servers run one at a time so they never
-compete for the two cores. Environment: BENCH_DURATION_SECONDS (default 10), BENCH_CLIENTS
-(default "8,32"), BENCH_SKIP_TRAINING (set: reference model only).
+(TF-serving ``instances``) is measured as an extra row, and again with the inference log on
+(writing to the same SeaweedFS; its cost is the on/off throughput ratio). Servers run one at a
+time so they never compete for the two cores. Environment: BENCH_DURATION_SECONDS (default 10),
+BENCH_CLIENTS (default "8,32"), BENCH_SKIP_TRAINING (set: reference model only).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import httpx
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench import inference_log
 from bench.load import LoadResult, lua_script, run_wrk, wrk_binary
 from bench.models import (
     BenchModel,
@@ -84,24 +86,35 @@ def _measure(
 
 
 def bench_model(
-    model: BenchModel, tracking_uri: str, clients: list[int], seconds: int, work: Path
+    model: BenchModel,
+    tracking_uri: str,
+    clients: list[int],
+    seconds: int,
+    work: Path,
+    log_env: dict[str, str],
+    notes: list[str],
 ) -> list[Row]:
-    """Measure the baseline, then ours (same body), then ours on /predict."""
+    """Measure the baseline, then ours (same body), then ours on /predict with the log off, on."""
     split_body, instances_body = _bodies(model)
     rows: list[Row] = []
     plan = [
         ("mlflow models serve", "/invocations", split_body),
         ("serving /invocations", "/invocations", split_body),
-        ("serving /predict", "/predict", instances_body),
+        (inference_log.LOG_OFF, "/predict", instances_body),
+        (inference_log.LOG_ON, "/predict", instances_body),
     ]
     for label, path, body in plan:
         log = work / f"{model.name}-{label.replace(' ', '_').replace('/', '')}.log"
         if label.startswith("mlflow"):
             server = start_mlflow_serve(model.uri, tracking_uri, log)
         else:
-            server = start_ours(model.name, tracking_uri, log)
+            extra = log_env if label == inference_log.LOG_ON else None
+            server = start_ours(model.name, tracking_uri, log, extra)
         try:
             results = _measure(server, path, body, clients, seconds, work)
+            if label == inference_log.LOG_ON:
+                counters = inference_log.log_counters(server.url)
+                notes.append(f"Inference log on {model.label}: {counters}.")
         finally:
             server.stop()
         rows.extend(Row(model.label, c, label, r, server.peak_rss, b) for c, r, b in results)
@@ -133,6 +146,14 @@ def render(rows: list[Row], notes: list[str], seconds: int) -> str:
             b for b in rows
             if b.model == r.model and b.clients == r.clients and b.server == "mlflow models serve"
         )  # fmt: skip
+        if r.server == inference_log.LOG_ON:  # measured against our own server, log off
+            off = next(
+                b.result.requests_per_second for b in rows
+                if (b.model, b.clients, b.server) == (r.model, r.clients, inference_log.LOG_OFF)
+            )  # fmt: skip
+            on = r.result.requests_per_second
+            out.append(inference_log.cost_line(r.model, r.clients, off, on))
+            continue
         ratio = r.result.requests_per_second / max(base.result.requests_per_second, 1e-9)
         p99_ratio = r.result.p99_ms / max(base.result.p99_ms, 1e-9)
         met = ratio >= TARGET_RATIO and p99_ratio < 1.0
@@ -166,6 +187,7 @@ def main() -> None:
             services.running(services.start_mlflow(work / "mlflow", pg, s3)) as mlflow_srv,
         ):
             uri = mlflow_srv.tracking_uri
+            log_env = inference_log.log_env(s3)
             models = [register_reference(uri)]
             if os.environ.get("BENCH_SKIP_TRAINING"):
                 notes.append("Training app default model skipped: BENCH_SKIP_TRAINING is set.")
@@ -179,7 +201,7 @@ def main() -> None:
             rows: list[Row] = []
             for model in models:
                 print(f"bench: {model.label} ({model.uri})", file=sys.stderr, flush=True)
-                rows.extend(bench_model(model, uri, clients, seconds, work))
+                rows.extend(bench_model(model, uri, clients, seconds, work, log_env, notes))
         notes.append(f"Total bench time {time.monotonic() - started:.0f}s.")
     print(render(rows, notes, seconds))
 
