@@ -3,10 +3,10 @@
 Both servers run one worker, load the same registered artifact from the same MLflow server
 (Postgres + SeaweedFS S3 started here by tests/services.py), and get the same wrk load with the
 same body (an MLflow ``dataframe_split`` single row on ``/invocations``); our ``/predict``
-(TF-serving ``instances``) is measured as an extra row, and again with the inference log on
-(writing to the same SeaweedFS; its cost is the on/off throughput ratio). Servers run one at a
-time so they never compete for the two cores. Environment: BENCH_DURATION_SECONDS (default 10),
-BENCH_CLIENTS (default "8,32"), BENCH_SKIP_TRAINING (set: reference model only).
+(TF-serving ``instances``) is measured as an extra row. Servers run one at a time so they never
+compete for the two cores. The inference log's cost is measured last (bench/inference_log.py).
+Environment: BENCH_DURATION_SECONDS (default 10), BENCH_CLIENTS (default "8,32"),
+BENCH_SKIP_TRAINING (set: reference model only).
 """
 
 from __future__ import annotations
@@ -86,35 +86,24 @@ def _measure(
 
 
 def bench_model(
-    model: BenchModel,
-    tracking_uri: str,
-    clients: list[int],
-    seconds: int,
-    work: Path,
-    log_env: dict[str, str],
-    notes: list[str],
+    model: BenchModel, tracking_uri: str, clients: list[int], seconds: int, work: Path
 ) -> list[Row]:
-    """Measure the baseline, then ours (same body), then ours on /predict with the log off, on."""
+    """Measure the baseline, then ours (same body), then ours on /predict."""
     split_body, instances_body = _bodies(model)
     rows: list[Row] = []
     plan = [
         ("mlflow models serve", "/invocations", split_body),
         ("serving /invocations", "/invocations", split_body),
-        (inference_log.LOG_OFF, "/predict", instances_body),
-        (inference_log.LOG_ON, "/predict", instances_body),
+        ("serving /predict", "/predict", instances_body),
     ]
     for label, path, body in plan:
         log = work / f"{model.name}-{label.replace(' ', '_').replace('/', '')}.log"
         if label.startswith("mlflow"):
             server = start_mlflow_serve(model.uri, tracking_uri, log)
         else:
-            extra = log_env if label == inference_log.LOG_ON else None
-            server = start_ours(model.name, tracking_uri, log, extra)
+            server = start_ours(model.name, tracking_uri, log)
         try:
             results = _measure(server, path, body, clients, seconds, work)
-            if label == inference_log.LOG_ON:
-                counters = inference_log.log_counters(server.url)
-                notes.append(f"Inference log on {model.label}: {counters}.")
         finally:
             server.stop()
         rows.extend(Row(model.label, c, label, r, server.peak_rss, b) for c, r, b in results)
@@ -146,14 +135,6 @@ def render(rows: list[Row], notes: list[str], seconds: int) -> str:
             b for b in rows
             if b.model == r.model and b.clients == r.clients and b.server == "mlflow models serve"
         )  # fmt: skip
-        if r.server == inference_log.LOG_ON:  # measured against our own server, log off
-            off = next(
-                b.result.requests_per_second for b in rows
-                if (b.model, b.clients, b.server) == (r.model, r.clients, inference_log.LOG_OFF)
-            )  # fmt: skip
-            on = r.result.requests_per_second
-            out.append(inference_log.cost_line(r.model, r.clients, off, on))
-            continue
         ratio = r.result.requests_per_second / max(base.result.requests_per_second, 1e-9)
         p99_ratio = r.result.p99_ms / max(base.result.p99_ms, 1e-9)
         met = ratio >= TARGET_RATIO and p99_ratio < 1.0
@@ -201,7 +182,10 @@ def main() -> None:
             rows: list[Row] = []
             for model in models:
                 print(f"bench: {model.label} ({model.uri})", file=sys.stderr, flush=True)
-                rows.extend(bench_model(model, uri, clients, seconds, work, log_env, notes))
+                rows.extend(bench_model(model, uri, clients, seconds, work))
+                notes.extend(
+                    inference_log.measure_cost(model, uri, clients, seconds, work, log_env)
+                )
         notes.append(f"Total bench time {time.monotonic() - started:.0f}s.")
     print(render(rows, notes, seconds))
 

@@ -279,6 +279,9 @@ class InferenceLog:
     async def _run(self) -> None:
         assert self._wake is not None  # noqa: S101  # set by start()
         interval = self._settings.inference_log_flush_seconds
+        # At startup, not during the first flush under load: boto3's import and client setup
+        # and pyarrow's lazy imports take about a second of CPU.
+        await asyncio.to_thread(self._warm_up)
         while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)
@@ -303,6 +306,13 @@ class InferenceLog:
             self._rows -= sum(c.n_rows for c in chunks) - sum(c.n_rows for c in failed)
             self._chunks.extendleft(reversed(failed))  # retried first, in their order
         return not failed
+
+    def _warm_up(self) -> None:
+        try:
+            self._client = s3_client(self._settings)
+            to_parquet(encode_labels([LabelRows(time.time(), ["warm-up"], [0])]))
+        except Exception:  # e.g. a region boto3 refuses: _write retries and counts it
+            logger.exception("inference log: S3 client setup failed")
 
     def _write(self, chunks: list[Chunk]) -> list[Chunk]:
         """Encode and PUT one object per (kind, hour); return the chunks the store refused."""
