@@ -47,13 +47,18 @@ S3_MAX_ATTEMPTS = 2
 _ARROW_TYPES = {"number": pa.float64(), "integer": pa.int64(), "string": pa.string(),
                 "boolean": pa.bool_()}  # fmt: skip
 _TS = pa.timestamp("ms", tz="UTC")
+_HOUR_MS = 3_600_000
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
 class PredictionRows:
     """One predict call's rows, kept as the columns the request path already built."""
 
-    ts: float  # unix seconds, when predicted
+    ts_ms: int  # unix milliseconds, when predicted
     model_name: str
     model_version: str
     schema: InputSchema
@@ -74,7 +79,7 @@ class PredictionRows:
 class LabelRows:
     """One /feedback request's labels (for any id, seen by this replica or not)."""
 
-    ts: float  # unix seconds, when received
+    ts_ms: int  # unix milliseconds, when received
     ids: list[str]
     labels: list[object]
 
@@ -105,7 +110,7 @@ def encode_predictions(chunks: list[PredictionRows]) -> pa.Table:
     for chunk in chunks:
         n = chunk.n_rows
         ids.extend(i if i is not None else uuid.uuid4().hex for i in chunk.ids)
-        ts.extend([round(chunk.ts * 1000)] * n)
+        ts.extend([chunk.ts_ms] * n)
         names.extend([chunk.model_name] * n)
         versions.extend([chunk.model_version] * n)
         predicted.extend(str(p) for p in chunk.predictions)
@@ -132,7 +137,7 @@ def encode_labels(chunks: list[LabelRows]) -> pa.Table:
     labels: list[str] = []
     for chunk in chunks:
         ids.extend(chunk.ids)
-        ts.extend([round(chunk.ts * 1000)] * chunk.n_rows)
+        ts.extend([chunk.ts_ms] * chunk.n_rows)
         labels.extend(str(label) for label in chunk.labels)
     return pa.table({
         layout.PREDICTION_ID: pa.array(ids, pa.string()),
@@ -216,7 +221,7 @@ class InferenceLog:
             return
         ids = batch.ids if batch.ids is not None else [None] * batch.n_rows
         rows = PredictionRows(
-            time.time(), model_name, model_version, schema, ids, batch.columns, predictions, proba
+            _now_ms(), model_name, model_version, schema, ids, batch.columns, predictions, proba
         )
         self._append(rows)
 
@@ -228,7 +233,7 @@ class InferenceLog:
         for prediction_id, label in labels:
             ids.append(prediction_id)
             values.append(label)
-        self._append(LabelRows(time.time(), ids, values))
+        self._append(LabelRows(_now_ms(), ids, values))
 
     def _append(self, chunk: Chunk) -> None:
         full = early = False
@@ -301,7 +306,11 @@ class InferenceLog:
             self._early_flush_requested = False
         if not chunks:
             return True
-        failed = await asyncio.to_thread(self._write, chunks)
+        try:
+            failed = await asyncio.to_thread(self._write, chunks)
+        except Exception:  # a bug in _write: keep the rows (and the memory bound's count)
+            logger.exception("inference log: flush failed")
+            failed = chunks
         with self._lock:
             self._rows -= sum(c.n_rows for c in chunks) - sum(c.n_rows for c in failed)
             self._chunks.extendleft(reversed(failed))  # retried first, in their order
@@ -310,7 +319,7 @@ class InferenceLog:
     def _warm_up(self) -> None:
         try:
             self._client = s3_client(self._settings)
-            to_parquet(encode_labels([LabelRows(time.time(), ["warm-up"], [0])]))
+            to_parquet(encode_labels([LabelRows(_now_ms(), ["warm-up"], [0])]))
         except Exception:  # e.g. a region boto3 refuses: _write retries and counts it
             logger.exception("inference log: S3 client setup failed")
 
@@ -318,7 +327,7 @@ class InferenceLog:
         """Encode and PUT one object per (kind, hour); return the chunks the store refused."""
         groups: dict[tuple[str, int], list[Chunk]] = {}
         for chunk in chunks:
-            groups.setdefault((chunk.kind, int(chunk.ts // 3600)), []).append(chunk)
+            groups.setdefault((chunk.kind, chunk.ts_ms // _HOUR_MS), []).append(chunk)
         failed: list[Chunk] = []
         for (kind, hour), group in groups.items():
             if failed:  # the store is failing: keep the rest for the next flush, not N timeouts
@@ -331,10 +340,8 @@ class InferenceLog:
                 logger.exception("inference log: cannot encode %d %s rows; dropped", rows, kind)
                 self._metrics.inference_log_dropped.labels(kind).inc(rows)
                 continue
-            partition_ts = datetime.fromtimestamp(hour * 3600, UTC)
-            key = layout.object_key(
-                kind, partition_ts, self._replica, time.time_ns() // 1_000_000, next(self._seq)
-            )
+            partition_ts = datetime.fromtimestamp(hour * _HOUR_MS / 1000, UTC)
+            key = layout.object_key(kind, partition_ts, self._replica, _now_ms(), next(self._seq))
             try:
                 if self._client is None:
                     self._client = s3_client(self._settings)
