@@ -4,8 +4,9 @@ Both servers run one worker, load the same registered artifact from the same MLf
 (Postgres + SeaweedFS S3 started here by sandbox/services.py), and get the same wrk load with the
 same body (an MLflow ``dataframe_split`` single row on ``/invocations``); our ``/predict``
 (TF-serving ``instances``) is measured as an extra row. Servers run one at a time so they never
-compete for the two cores. Environment: BENCH_DURATION_SECONDS (default 10), BENCH_CLIENTS
-(default "8,32"), BENCH_SKIP_TRAINING (set: reference model only).
+compete for the two cores. The inference log's cost is measured last (bench/inference_log.py).
+Environment: BENCH_DURATION_SECONDS (default 10), BENCH_CLIENTS (default "8,32"),
+BENCH_SKIP_TRAINING (set: reference model only).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import httpx
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench import inference_log
 from bench.load import LoadResult, lua_script, run_wrk, wrk_binary
 from bench.models import (
     BenchModel,
@@ -166,6 +168,7 @@ def main() -> None:
             services.running(services.start_mlflow(work / "mlflow", pg, s3)) as mlflow_srv,
         ):
             uri = mlflow_srv.tracking_uri
+            log_env = inference_log.log_env(s3)
             models = [register_reference(uri)]
             if os.environ.get("BENCH_SKIP_TRAINING"):
                 notes.append("Training app default model skipped: BENCH_SKIP_TRAINING is set.")
@@ -180,6 +183,9 @@ def main() -> None:
             for model in models:
                 print(f"bench: {model.label} ({model.uri})", file=sys.stderr, flush=True)
                 rows.extend(bench_model(model, uri, clients, seconds, work))
+                notes.extend(
+                    inference_log.measure_cost(model, uri, clients, seconds, work, log_env)
+                )
         notes.append(f"Total bench time {time.monotonic() - started:.0f}s.")
     print(render(rows, notes, seconds))
 

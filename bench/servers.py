@@ -96,13 +96,16 @@ def start_mlflow_serve(model_uri: str, tracking_uri: str, log: Path) -> Server:
     return server
 
 
-def start_ours(model_name: str, tracking_uri: str, log: Path) -> Server:
+def start_ours(
+    model_name: str, tracking_uri: str, log: Path, extra_env: dict[str, str] | None = None
+) -> Server:
     """Our app, started as the Dockerfile's CMD starts it (one uvicorn worker)."""
     env = {
         **os.environ,
         contract_env.MLFLOW_TRACKING_URI: tracking_uri,
         contract_env.MODEL_NAME: model_name,
     }
+    env.update(extra_env or {})
     argv = [
         sys.executable, "-m", "uvicorn", "serving.main:app", "--host", LOOPBACK,
         "--port", "{port}", "--workers", "1",

@@ -62,6 +62,6 @@ def test_a_disagreeing_fast_path_is_turned_off_and_the_model_answers() -> None:
     train = make_frame(200)[["speed", "volume"]]
     model = RandomForestClassifier(n_estimators=5, random_state=0).fit(train, _labels(train))
     predictor = Predictor(model)
-    predictor._fast = lambda x: np.full(len(x), "wrong")  # a broken fast path
+    predictor._fast = lambda x: (np.full(len(x), "wrong"), None)  # a broken fast path
     assert predictor.predict(train).tolist() == model.predict(train).tolist()
     assert not predictor.fast

@@ -26,3 +26,14 @@ RETRAIN_MAX_ACCURACY_DROP: Final = "RETRAIN_MAX_ACCURACY_DROP"
 RETRAIN_MIN_LABELLED: Final = "RETRAIN_MIN_LABELLED"
 # Lineage: the source commit an image was built from.
 GIT_COMMIT: Final = "GIT_COMMIT"
+
+# Serving's inference log (docs/inference-log.md); unset bucket: the log is off.
+INFERENCE_LOG_BUCKET: Final = "INFERENCE_LOG_BUCKET"
+# Its own S3 endpoint name: MLFLOW_S3_ENDPOINT_URL would also redirect MLflow's artifact client.
+INFERENCE_LOG_ENDPOINT_URL: Final = "INFERENCE_LOG_ENDPOINT_URL"
+INFERENCE_LOG_FLUSH_SECONDS: Final = "INFERENCE_LOG_FLUSH_SECONDS"
+INFERENCE_LOG_FLUSH_ROWS: Final = "INFERENCE_LOG_FLUSH_ROWS"
+INFERENCE_LOG_MAX_BUFFERED_ROWS: Final = "INFERENCE_LOG_MAX_BUFFERED_ROWS"
+# Names this replica's objects; defaults to HOSTNAME (the pod name, unique per replica).
+INFERENCE_LOG_REPLICA: Final = "INFERENCE_LOG_REPLICA"
+HOSTNAME: Final = "HOSTNAME"

@@ -47,3 +47,14 @@ RETRAIN_LAST_SUCCESS: Final = "retrain_last_success_timestamp_seconds"
 RETRAIN_LAST_OUTCOME: Final = "retrain_last_outcome"
 RETRAIN_LAST_DURATION: Final = "retrain_last_duration_seconds"
 RETRAIN_OUTCOMES: Final = ("skipped", "promoted", "rejected", "failed")
+
+# Serving's inference log (/metrics; docs/inference-log.md). `kind` is predictions or labels.
+INFERENCE_LOG_ENABLED: Final = "serving_inference_log_enabled"
+INFERENCE_LOG_ROWS: Final = "serving_inference_log_rows"
+INFERENCE_LOG_ROWS_TOTAL: Final = f"{INFERENCE_LOG_ROWS}_total"
+INFERENCE_LOG_DROPPED: Final = "serving_inference_log_dropped_rows"
+INFERENCE_LOG_DROPPED_TOTAL: Final = f"{INFERENCE_LOG_DROPPED}_total"
+INFERENCE_LOG_FLUSH_FAILURES: Final = "serving_inference_log_flush_failures"
+INFERENCE_LOG_FLUSH_FAILURES_TOTAL: Final = f"{INFERENCE_LOG_FLUSH_FAILURES}_total"
+INFERENCE_LOG_BUFFERED: Final = "serving_inference_log_buffered_rows"
+INFERENCE_LOG_LAST_FLUSH: Final = "serving_inference_log_last_flush_timestamp_seconds"

@@ -42,7 +42,12 @@ def merge(batches: list[Batch]) -> Batch:
     for batch in batches:
         for name, values in batch.columns.items():
             columns[name].extend(values)
-    return Batch(columns, sum(b.n_rows for b in batches))
+    ids: list[str | None] | None = None
+    if any(b.ids is not None for b in batches):
+        ids = []
+        for batch in batches:
+            ids.extend(batch.ids if batch.ids is not None else [None] * batch.n_rows)
+    return Batch(columns, sum(b.n_rows for b in batches), ids)
 
 
 class MicroBatcher:

@@ -23,7 +23,8 @@ logger = logging.getLogger(__name__)
 
 VERIFY_BATCHES = 20
 
-FastFn = Callable[[Any], np.ndarray]
+# x -> (class labels, positive-class probability or None): the forest computes both anyway.
+FastFn = Callable[[Any], tuple[np.ndarray, np.ndarray | None]]
 
 
 def compile_forest(model: Any) -> FastFn | None:
@@ -37,10 +38,13 @@ def compile_forest(model: Any) -> FastFn | None:
     names = getattr(final, "feature_names_in_", None)
     names = None if names is None else list(names)
 
-    def predict(x: Any) -> np.ndarray:
+    def predict(x: Any) -> tuple[np.ndarray, np.ndarray | None]:
         xt = pre.transform(x) if pre is not None else x
         if sparse.issparse(xt):
-            return np.asarray(final.predict(xt))
+            # ForestClassifier.predict is exactly this argmax over predict_proba.
+            sparse_proba = np.asarray(final.predict_proba(xt))
+            labels = classes.take(np.argmax(sparse_proba, axis=1), axis=0)
+            return np.asarray(labels), sparse_proba[:, 1] if n_classes == 2 else None
         if names is not None and hasattr(xt, "columns") and list(xt.columns) != names:
             xt = xt[names]
         features = np.ascontiguousarray(np.asarray(xt, dtype=np.float32))
@@ -48,9 +52,18 @@ def compile_forest(model: Any) -> FastFn | None:
         for tree in trees:  # same order and sum as ForestClassifier.predict_proba
             proba += tree.predict(features)[:, :n_classes]
         proba /= len(trees)
-        return np.asarray(classes.take(np.argmax(proba, axis=1), axis=0))
+        positive = proba[:, 1] if n_classes == 2 else None
+        return np.asarray(classes.take(np.argmax(proba, axis=1), axis=0)), positive
 
     return predict
+
+
+def positive_proba(model: Any, x: Any) -> np.ndarray | None:
+    """P(second class) of a binary classifier with predict_proba, else None."""
+    classes = getattr(model, "classes_", None)
+    if classes is None or len(classes) != 2 or not hasattr(model, "predict_proba"):
+        return None
+    return np.asarray(model.predict_proba(x))[:, 1]
 
 
 class Predictor:
@@ -71,14 +84,23 @@ class Predictor:
 
     def predict(self, x: Any) -> np.ndarray:
         """Class labels for the rows of ``x``."""
+        return self.predict_scored(x, proba=False)[0]
+
+    def predict_scored(self, x: Any, *, proba: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """Class labels and, if ``proba`` and the model has them, positive-class probabilities.
+
+        The forest fast path computes probabilities anyway (free); other models pay one extra
+        ``predict_proba`` call, so callers ask only when they record them (the inference log).
+        """
         if self._fast is None:
-            return np.asarray(self._model.predict(x))
-        fast = self._fast(x)
+            labels = np.asarray(self._model.predict(x))
+            return labels, positive_proba(self._model, x) if proba else None
+        fast, positive = self._fast(x)
         if self._verify_left > 0:
             self._verify_left -= 1
             reference = np.asarray(self._model.predict(x))
             if not np.array_equal(fast, reference):
                 logger.warning("forest fast path disagrees with model.predict; turned off")
                 self._fast = None
-                return reference
-        return fast
+                return reference, positive_proba(self._model, x) if proba else None
+        return fast, positive if proba else None

@@ -31,6 +31,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """
     state: ServingState = app.state.serving
     state.batcher.start()
+    state.inference_log.start()
     follower = asyncio.create_task(state.follower.run(), name="registry-follower")
     try:
         yield
@@ -38,6 +39,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         follower.cancel()
         await asyncio.gather(follower, return_exceptions=True)
         await state.batcher.stop()
+        await state.inference_log.stop()  # after the batcher: the last predictions are logged
 
 
 async def _input_error(_: Request, exc: Exception) -> Response:

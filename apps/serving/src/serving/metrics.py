@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from mlops_contract import inference_log as layout
+from mlops_contract import metrics as names
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (
@@ -70,3 +72,29 @@ class ServingMetrics:
         )
         for result in ("correct", "incorrect", "unknown_id"):
             self.feedback.labels(result=result)  # export zeros before the first feedback
+        # The inference log (docs/inference-log.md).
+        self.inference_log_enabled = Gauge(
+            names.INFERENCE_LOG_ENABLED, "1 if predictions and labels are logged to the store",
+            registry=r,
+        )  # fmt: skip
+        self.inference_log_rows = Counter(
+            names.INFERENCE_LOG_ROWS, "Rows written to the inference log by kind", ["kind"],
+            registry=r,
+        )  # fmt: skip
+        self.inference_log_dropped = Counter(
+            names.INFERENCE_LOG_DROPPED, "Rows not logged because the buffer was full, by kind",
+            ["kind"], registry=r,
+        )  # fmt: skip
+        self.inference_log_flush_failures = Counter(
+            names.INFERENCE_LOG_FLUSH_FAILURES, "Inference log flushes the store refused",
+            registry=r,
+        )  # fmt: skip
+        self.inference_log_buffered = Gauge(
+            names.INFERENCE_LOG_BUFFERED, "Rows waiting in memory for the next flush", registry=r
+        )
+        self.inference_log_last_flush = Gauge(
+            names.INFERENCE_LOG_LAST_FLUSH, "Unix time of the last successful flush", registry=r
+        )
+        for kind in layout.KINDS:  # export zeros before the first row
+            self.inference_log_rows.labels(kind=kind)
+            self.inference_log_dropped.labels(kind=kind)

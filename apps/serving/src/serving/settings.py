@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from pydantic import Field, ValidationError, field_validator
+import os
+import socket
+
+from mlops_contract import env
+from mlops_contract.inference_log import check_replica
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class SettingsError(RuntimeError):
     """Raised when the environment does not describe a usable serving configuration."""
+
+
+def _default_replica() -> str:
+    """The pod name (HOSTNAME), else the host name: unique per serving replica."""
+    return os.environ.get(env.HOSTNAME) or socket.gethostname()
 
 
 class Settings(BaseSettings):
@@ -32,6 +42,43 @@ class Settings(BaseSettings):
     drift_window_rows: int = Field(default=1000, ge=10, le=1_000_000)
     feedback_window_size: int = Field(default=500, ge=1, le=1_000_000)
     prediction_id_cache_size: int = Field(default=100_000, ge=1, le=10_000_000)
+
+    # The inference log (docs/inference-log.md): off unless a bucket is named.
+    inference_log_bucket: str | None = Field(default=None, min_length=3, max_length=63)
+    # None: boto3's default endpoint (AWS S3, or AWS_ENDPOINT_URL_S3 if set).
+    inference_log_endpoint_url: str | None = None
+    inference_log_flush_seconds: float = Field(default=5.0, gt=0, le=3600)
+    # Flush before the timer once this many rows are buffered (one object stays small).
+    inference_log_flush_rows: int = Field(default=10_000, ge=1, le=1_000_000)
+    # The memory bound: rows beyond it are dropped (and counted), never waited for.
+    inference_log_max_buffered_rows: int = Field(default=100_000, ge=1, le=10_000_000)
+    # Names this replica's objects; the pod name keeps replicas from overwriting each other.
+    inference_log_replica: str = Field(default_factory=_default_replica)
+    # Object store credentials, passed explicitly to the log's S3 client (None: boto3's chain).
+    aws_access_key_id: SecretStr | None = None
+    aws_secret_access_key: SecretStr | None = None
+    aws_default_region: str | None = None
+
+    @field_validator("inference_log_endpoint_url")
+    @classmethod
+    def _endpoint_is_a_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be the S3 endpoint URL (http://host:port), got {value!r}")
+        return value
+
+    @field_validator("inference_log_replica")
+    @classmethod
+    def _replica_names_objects(cls, value: str) -> str:
+        return check_replica(value)
+
+    @model_validator(mode="after")
+    def _flush_before_the_cap(self) -> Settings:
+        if self.inference_log_flush_rows > self.inference_log_max_buffered_rows:
+            raise ValueError(
+                f"{env.INFERENCE_LOG_FLUSH_ROWS}={self.inference_log_flush_rows} must not exceed "
+                f"{env.INFERENCE_LOG_MAX_BUFFERED_ROWS}={self.inference_log_max_buffered_rows}"
+            )
+        return self
 
     @field_validator("mlflow_tracking_uri")
     @classmethod

@@ -12,6 +12,7 @@ import pandas as pd
 from serving.batching import MicroBatcher
 from serving.drift import DriftMonitor
 from serving.feedback import FeedbackStore
+from serving.inference_log import InferenceLog
 from serving.metrics import ServingMetrics
 from serving.model_store import ModelSnapshot, ModelStore
 from serving.registry import RegistryFollower
@@ -33,7 +34,7 @@ def to_frame(snapshot: ModelSnapshot, batch: Batch) -> pd.DataFrame:
 
 @dataclass
 class ServingState:
-    """Settings, model store, metrics, batcher, drift and feedback of one app."""
+    """Settings, model store, metrics, batcher, drift, feedback and inference log of one app."""
 
     settings: Settings
     store: ModelStore
@@ -42,6 +43,7 @@ class ServingState:
     feedback: FeedbackStore
     batcher: MicroBatcher
     follower: RegistryFollower
+    inference_log: InferenceLog
 
     @classmethod
     def create(cls, settings: Settings) -> ServingState:
@@ -50,10 +52,18 @@ class ServingState:
         metrics = ServingMetrics()
         drift = DriftMonitor(settings.drift_window_rows)
         feedback = FeedbackStore(settings.prediction_id_cache_size, settings.feedback_window_size)
+        inference_log = InferenceLog(settings, metrics)
 
         def run_batch(snapshot: ModelSnapshot, batch: Batch) -> list[Any]:
             # Runs in the predict thread: model call plus the per-batch bookkeeping.
-            predictions: list[Any] = snapshot.predictor.predict(to_frame(snapshot, batch)).tolist()
+            labels, proba = snapshot.predictor.predict_scored(
+                to_frame(snapshot, batch), proba=inference_log.enabled
+            )
+            predictions: list[Any] = labels.tolist()
+            inference_log.record_predictions(
+                snapshot.name, snapshot.version, snapshot.schema, batch, predictions,
+                None if proba is None else proba.tolist(),
+            )  # fmt: skip
             metrics.batch_size.observe(batch.n_rows)
             for label, count in Counter(predictions).items():
                 metrics.predictions.labels(snapshot.version, str(label)).inc(count)
@@ -62,4 +72,4 @@ class ServingState:
 
         batcher = MicroBatcher(run_batch, settings.max_batch_rows, settings.batch_max_wait_ms)
         follower = RegistryFollower(settings, store, metrics)
-        return cls(settings, store, metrics, drift, feedback, batcher, follower)
+        return cls(settings, store, metrics, drift, feedback, batcher, follower, inference_log)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,6 +132,8 @@ class Batch:
 
     columns: dict[str, list[Any]]
     n_rows: int
+    # Prediction ids, when the route hands them out (/predict); the inference log records them.
+    ids: Sequence[str | None] | None = None
 
 
 def parse_json(body: bytes) -> Any:

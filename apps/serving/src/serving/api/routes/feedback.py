@@ -31,6 +31,7 @@ async def feedback(request: Request, state: StateDep) -> Response:
             raise InputError(422, f"{where}.label: expected a class label, got "
                              f"{json_type(item['label'])}", f"{where}.label")  # fmt: skip
         labels.append((item["id"], item["label"]))
+    state.inference_log.record_labels(labels)  # every label, also for ids another pod answered
     result = state.feedback.score(labels)
     m = state.metrics.feedback
     m.labels("correct").inc(result.correct)

@@ -37,8 +37,10 @@ async def predict(request: Request, state: StateDep, snapshot: SnapshotDep) -> R
     batch = records_to_batch(
         payload["instances"], snapshot.schema, "instances", state.settings.max_batch_rows
     )
+    # Ids travel with the rows, so the inference log records the ids the client gets.
+    ids = [uuid.uuid4().hex for _ in range(batch.n_rows)]
+    batch = Batch(batch.columns, batch.n_rows, ids)
     predictions = await predict_rows(state, snapshot, batch, "instances")
-    ids = [uuid.uuid4().hex for _ in predictions]
     state.feedback.remember(ids, predictions)
     body = {"predictions": predictions, "ids": ids, "model_version": snapshot.version}
     return json_response(body, version=snapshot.version)
