@@ -183,26 +183,39 @@ def quality_records() -> list[Record]:
 _STALE_HOURS = n.RETRAIN_STALE_SECONDS // 3600
 
 
-def quality_alerts(triggers: Triggers) -> list[Alert]:
+# How long a retrain trigger's condition must hold before its alert fires. A stack may shorten it
+# (the dev stack and the sandbox do, so the loop can be watched in minutes).
+TRIGGER_HOLD = "15m"
+_UNIT_WORDS = {"s": "second", "m": "minute", "h": "hour"}
+
+
+def _in_words(duration: str) -> str:
+    """`15m` -> `15 minutes`, `1h` -> `1 hour` (alert descriptions read as prose)."""
+    number, unit = int(duration[:-1]), _UNIT_WORDS[duration[-1]]
+    return f"{number} {unit}{'' if number == 1 else 's'}"
+
+
+def quality_alerts(triggers: Triggers, hold: str = TRIGGER_HOLD) -> list[Alert]:
     """Drift and accuracy drop (the retrain triggers, stack thresholds), then retrain health."""
     drift, accuracy = triggers.drift, triggers.accuracy
     return [
         Alert(
             name="FeatureDriftHigh",
             expr=drift.promql(n.DRIFT_PSI),
-            for_="15m",
+            for_=hold,
             severity="warning",
             summary="Input feature drifted from the training distribution",
             description=(
                 "PSI of feature {{ $labels.feature }} on {{ $labels.job }} is "
-                '{{ $value | printf "%.3f" }} for 15 minutes '
+                '{{ $value | printf "%.3f" }} '
+                f"for {_in_words(hold)} "
                 f"(threshold {drift.max_psi:g}): live inputs no longer look like training data."
             ),
         ),
         Alert(
             name="OnlineAccuracyDrop",
             expr=accuracy.promql(n.ACCURACY_DROP, n.LABELLED_FEEDBACK),
-            for_="15m",
+            for_=hold,
             severity="warning",
             summary="Online accuracy fell below the champion's offline score",
             description=(
@@ -289,11 +302,14 @@ def _file(groups: list[tuple[str, list[Record] | list[Alert]]]) -> dict[str, Any
     }
 
 
-def build_rule_files(triggers: Triggers | None = None) -> dict[str, dict[str, Any]]:
+def build_rule_files(
+    triggers: Triggers | None = None, hold: str = TRIGGER_HOLD
+) -> dict[str, dict[str, Any]]:
     """Every rule file, with the retrain triggers' thresholds (the contract's defaults if None).
 
     The committed files under dashboards/rules use the defaults; the platform program builds
-    its PrometheusRule with the stack's own thresholds, the same ones its CronJob decides on.
+    its PrometheusRule with the stack's own thresholds, the same ones its CronJob decides on,
+    and the stack's hold time (`for:`) for the two trigger alerts.
     """
     triggers = triggers or Triggers()
     return {
@@ -303,7 +319,7 @@ def build_rule_files(triggers: Triggers | None = None) -> dict[str, dict[str, An
         "quality.yaml": _file(
             [
                 ("mlops-quality.rules", quality_records()),
-                ("mlops-quality.alerts", quality_alerts(triggers)),
+                ("mlops-quality.alerts", quality_alerts(triggers, hold)),
             ]
         ),
         "platform.yaml": _file([("mlops-platform.alerts", PLATFORM_ALERTS)]),

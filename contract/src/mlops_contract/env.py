@@ -37,3 +37,9 @@ INFERENCE_LOG_MAX_BUFFERED_ROWS: Final = "INFERENCE_LOG_MAX_BUFFERED_ROWS"
 # Names this replica's objects; defaults to HOSTNAME (the pod name, unique per replica).
 INFERENCE_LOG_REPLICA: Final = "INFERENCE_LOG_REPLICA"
 HOSTNAME: Final = "HOSTNAME"
+
+# Training `retrain` on production data: labelled inference-log rows from the last
+# RETRAIN_WINDOW_MINUTES feed the online accuracy, the training set and the holdout; fewer than
+# RETRAIN_MIN_ROWS labelled rows: no retrain, and the run says why.
+RETRAIN_WINDOW_MINUTES: Final = "RETRAIN_WINDOW_MINUTES"
+RETRAIN_MIN_ROWS: Final = "RETRAIN_MIN_ROWS"

@@ -58,3 +58,10 @@ INFERENCE_LOG_FLUSH_FAILURES: Final = "serving_inference_log_flush_failures"
 INFERENCE_LOG_FLUSH_FAILURES_TOTAL: Final = f"{INFERENCE_LOG_FLUSH_FAILURES}_total"
 INFERENCE_LOG_BUFFERED: Final = "serving_inference_log_buffered_rows"
 INFERENCE_LOG_LAST_FLUSH: Final = "serving_inference_log_last_flush_timestamp_seconds"
+
+# The one online accuracy: computed by `retrain` from the joined inference log (predictions with
+# their labels, per model version, over the retrain window) and pushed with job=JOB_RETRAIN and a
+# `model_version` label. The OnlineAccuracyDrop alert and the retrain decision read these figures.
+ONLINE_ACCURACY_LOGGED: Final = "retrain_online_accuracy_ratio"
+OFFLINE_ACCURACY_LOGGED: Final = "retrain_offline_accuracy_ratio"
+LABELLED_ROWS_LOGGED: Final = "retrain_labelled_rows"
