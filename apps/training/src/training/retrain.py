@@ -17,13 +17,13 @@ from mlops_contract.triggers import (
 )
 
 from training.monitoring import Signals
+from training.settings import parse_policy
 
 
 def parse(policy: str, max_psi: float, max_accuracy_drop: float, min_labelled: int) -> Triggers:
     """Build the triggers from the flag/env form, e.g. `drift,accuracy`; ValueError if invalid."""
-    parts = tuple(p.strip() for p in policy.split(",") if p.strip())
     return Triggers(
-        policy=parts,
+        policy=parse_policy(policy),
         drift=DriftTrigger(max_psi=max_psi),
         accuracy=AccuracyDropTrigger(max_drop=max_accuracy_drop, min_labelled=min_labelled),
     )

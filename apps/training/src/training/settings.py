@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from mlops_contract import env, registry, triggers
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from training.errors import TrainingError
@@ -135,19 +136,20 @@ def parse_policy(text: str) -> tuple[str, ...]:
     return triggers.Triggers(policy=policy).policy
 
 
+def _problem(error: ErrorDetails) -> str:
+    """`NAME='value': what is wrong` for one bad variable (a secret's value is never shown)."""
+    name = ".".join(str(part) for part in error["loc"]) or "settings"
+    value = error.get("input")
+    shown = f"={value!r}" if isinstance(value, str) and "SECRET" not in name else ""
+    return f"{name}{shown}: {error['msg']}"
+
+
 def load_settings() -> Settings:
     """Read Settings from the environment; one message naming every bad variable and the fix."""
     try:
         return Settings()  # fields are filled from the environment
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            name = ".".join(str(part) for part in error["loc"]) or "settings"
-            value = error.get("input")
-            secret = "SECRET" in name
-            shown = f"={value!r}" if isinstance(value, str) and not secret else ""
-            problems.append(f"{name}{shown}: {error['msg']}")
+        problems = "; ".join(_problem(error) for error in exc.errors())
         raise SettingsError(
-            "invalid training configuration (fix or unset these environment variables): "
-            + "; ".join(problems)
+            f"invalid training configuration (fix or unset these environment variables): {problems}"
         ) from None
