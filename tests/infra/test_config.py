@@ -60,7 +60,8 @@ def test_prod_is_highly_available_and_dev_is_small() -> None:
     assert (dev.postgres.instances, prod.postgres.instances) == (1, 3)
     assert dev.serving.replicas == 1
     assert prod.serving.replicas >= 3
-    assert dev.object_store.engine == "minio"
+    # SeaweedFS: what the tests and the sandbox run (MinIO is archived upstream).
+    assert dev.object_store.engine == "seaweedfs"
     assert dev.secrets.provider == "kubernetes"
     assert prod.monitoring.retention == "30d"
     assert dev.monitoring.retention == "2d"
@@ -250,6 +251,56 @@ BROKEN: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
         "training.triggers.maxPsi",
         "valid number",
     ),
+    (
+        "bad-log-bucket",
+        _set("objectStore.inferenceLogBucket", "Inference_Log"),
+        "objectStore.inferenceLogBucket",
+        "DNS-1123",
+    ),
+    (
+        "log-bucket-is-datasets",
+        _set("objectStore.inferenceLogBucket", "datasets"),
+        "objectStore.inferenceLogBucket",
+        "must differ from objectStore.datasetsBucket",
+    ),
+    (
+        "datasets-bucket-is-artifacts",
+        _set("objectStore.datasetsBucket", "mlflow-artifacts"),
+        "objectStore.datasetsBucket",
+        "must differ from objectStore.artifactsBucket",
+    ),
+    (
+        "zero-window",
+        _set("training.dataWindowMinutes", 0),
+        "training.dataWindowMinutes",
+        "whole minutes from 1 to 10080",
+    ),
+    (
+        "window-over-a-week",
+        _set("training.dataWindowMinutes", 10081),
+        "training.dataWindowMinutes",
+        "(7 days)",
+    ),
+    (
+        "window-as-text",
+        _set("training.dataWindowMinutes", "1h"),
+        "training.dataWindowMinutes",
+        "valid integer",
+    ),
+    (
+        "no-training-rows",
+        _set("training.minTrainingRows", 0),
+        "training.minTrainingRows",
+        "at least 1 labelled row",
+    ),
+    (
+        "hold-in-words",
+        _set("monitoring.triggerHold", "15 minutes"),
+        "monitoring.triggerHold",
+        "like '15m', '30s' or '1h'",
+    ),
+    ("hold-in-days", _set("monitoring.triggerHold", "1d"), "monitoring.triggerHold", "'15m'"),
+    ("zero-hold", _set("monitoring.triggerHold", "0m"), "monitoring.triggerHold", "'30s'"),
 ]
 
 
