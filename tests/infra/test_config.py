@@ -12,6 +12,7 @@ import pytest
 import yaml
 from mlops_contract.registry import CHAMPION_ALIAS, DEFAULT_MODEL_NAME
 from mlops_contract.triggers import AccuracyDropTrigger, DriftTrigger, Triggers
+from pydantic import BaseModel
 
 from infra import config as config_module
 from infra.config import (
@@ -390,3 +391,32 @@ def test_pulumi_engine_path_requires_secret_config_to_be_secret(
     )
     cfg = load_config()
     assert cfg.object_store.secret_access_key == SecureValue("decrypted-value")
+
+
+def _key_paths(model: type[Any], prefix: str = "") -> list[str]:
+    """Every leaf key of a config model, as `a.b` in the stack file's camelCase."""
+    paths = []
+    for field_name, field in model.model_fields.items():
+        path = f"{prefix}{field.alias or field_name}"
+        nested = field.annotation
+        if (
+            isinstance(nested, type)
+            and issubclass(nested, BaseModel)
+            and nested
+            not in (
+                config_module.Resources,
+                config_module.Quantities,
+            )
+        ):
+            paths += _key_paths(nested, f"{path}.")
+        else:
+            paths.append(path)
+    return paths
+
+
+def test_every_config_key_is_documented() -> None:
+    text = (REPO_ROOT / "docs" / "config-reference.md").read_text(encoding="utf-8")
+    paths = _key_paths(PlatformConfig)
+    assert {"objectStore.inferenceLogBucket", "training.dataWindowMinutes"} <= set(paths)
+    assert {"training.triggers.maxPsi", "monitoring.triggerHold"} <= set(paths)
+    assert [p for p in paths if f"`{p}`" not in text] == []
