@@ -137,8 +137,9 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
                 region=cfg.object_store.region,
                 credentials_secret=store.credentials_secret,
             ),
-            # The log's Secret and bucket exist before the first replica writes to them.
-            depends_on=(*ns_deps, *secret_deps, store.ready),
+            # The log's Secret exists before the first pod starts. Not the bucket Job: serving
+            # must not wait on it, and a write before the bucket exists is counted, not fatal.
+            depends_on=ns_deps + secret_deps,
         ),
         opts=opts,
     )
