@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 import pulumi
 import yaml
 from croniter import croniter  # type: ignore[import-untyped]  # ships no type information
-from mlops_contract import registry, triggers
+from mlops_contract import inference_log, registry, triggers
 from pulumi.runtime import config as runtime_config
 from pydantic import (
     AfterValidator,
@@ -31,6 +31,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from dashboards.rules import TRIGGER_HOLD
 from infra import k8s
 from infra.versions import image_pin_problem
 
@@ -44,6 +45,11 @@ PROD_MIN_SERVING_REPLICAS = 3
 _CPU = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$")
 _MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")
 _DURATION = re.compile(r"^[0-9]+(ms|s|m|h|d|w|y)$")
+# An alert's `for:` in whole seconds, minutes or hours (the rules describe it in words).
+_HOLD = re.compile(r"^[1-9][0-9]*(s|m|h)$")
+# The retrain reads labelled inference-log rows over this window: at most a week of hour
+# partitions, so one run's listing and download stay bounded.
+MAX_DATA_WINDOW_MINUTES = 7 * 24 * 60
 
 
 class ConfigError(ValueError):
@@ -115,6 +121,15 @@ def _check_cron(v: str) -> str:
 def _check_duration(v: str) -> str:
     if not _DURATION.match(v):
         raise ValueError(f"a Prometheus duration like '15d' or '12h' (got {v!r})")
+    return v
+
+
+def _check_hold(v: str) -> str:
+    if not _HOLD.match(v):
+        raise ValueError(
+            f"a Prometheus duration in seconds, minutes or hours like '15m', '30s' or '1h' "
+            f"(got {v!r})"
+        )
     return v
 
 
@@ -216,6 +231,8 @@ class ObjectStoreConfig(_Model):
     storage_class: DnsLabel | None = None
     artifacts_bucket: DnsLabel = "mlflow-artifacts"
     datasets_bucket: DnsLabel = "datasets"
+    # Serving writes its predictions and labels here; retrain reads them (docs/inference-log.md).
+    inference_log_bucket: DnsLabel = inference_log.DEFAULT_BUCKET
     region: str = "us-east-1"
     endpoint: str | None = None
     access_key_id: str | None = None
@@ -235,6 +252,24 @@ class ObjectStoreConfig(_Model):
             raise ValueError(f"only used when engine is 'external' (engine is {engine!r})")
         if field == "endpoint" and v is not None and not str(v).startswith(("http://", "https://")):
             raise ValueError(f"an http(s):// URL (got {v!r})")
+        return v
+
+    @field_validator("datasets_bucket", "inference_log_bucket", mode="after")
+    @classmethod
+    def _buckets_differ(cls, v: str, info: ValidationInfo) -> str:
+        # Each bucket has one writer and one layout: two keys naming one bucket would mix them.
+        field = info.field_name or ""
+        earlier = {
+            name: info.data.get(name)
+            for name in ("artifacts_bucket", "datasets_bucket")
+            if name != field and name in info.data
+        }
+        for name, bucket in earlier.items():
+            if bucket == v:
+                raise ValueError(
+                    f"must differ from objectStore.{to_camel(name)} (both are {v!r}); "
+                    "each bucket holds one kind of data"
+                )
         return v
 
     @field_validator("resources", mode="after")
@@ -334,7 +369,32 @@ class TrainingConfig(_Model):
 
     schedule: Cron = "0 3 * * *"
     triggers: TriggersConfig = TriggersConfig()
+    # RETRAIN_WINDOW_MINUTES: labelled inference-log rows from the last N minutes feed the online
+    # accuracy, the training set and the holdout.
+    data_window_minutes: int = 60
+    # RETRAIN_MIN_ROWS: fewer labelled rows in the window and the run does not retrain.
+    min_training_rows: int = 200
     resources: Resources
+
+    @field_validator("data_window_minutes")
+    @classmethod
+    def _window_is_bounded(cls, v: int) -> int:
+        if not 1 <= v <= MAX_DATA_WINDOW_MINUTES:
+            raise ValueError(
+                f"whole minutes from 1 to {MAX_DATA_WINDOW_MINUTES} (7 days) of labelled "
+                f"inference-log rows to train and judge on (got {v})"
+            )
+        return v
+
+    @field_validator("min_training_rows")
+    @classmethod
+    def _some_rows(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError(
+                f"at least 1 labelled row: the fewest rows in the window a retrain trains and "
+                f"judges on (got {v})"
+            )
+        return v
 
 
 class ServingConfig(_Model):
@@ -362,9 +422,11 @@ class ServingConfig(_Model):
 
 
 class MonitoringConfig(_Model):
-    """Prometheus retention and where Alertmanager sends alerts."""
+    """Prometheus retention, the trigger alerts' hold time and where Alertmanager sends alerts."""
 
     retention: Duration = "2d"
+    # How long drift or an accuracy drop must last before its alert fires (the rules' `for:`).
+    trigger_hold: Annotated[str, AfterValidator(_check_hold)] = TRIGGER_HOLD
     # A webhook URL (Slack, PagerDuty Events, Opsgenie, any HTTP receiver); a secret because
     # webhook URLs carry their own credentials.
     alert_receiver: SecureValue | None = None

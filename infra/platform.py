@@ -11,7 +11,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from infra.components import mlflow, monitoring_specs, objectstore_specs, postgres, training
+from infra.components import (
+    mlflow,
+    monitoring_specs,
+    objectstore_specs,
+    postgres,
+    serving,
+    training,
+)
 from infra.components.images import Images
 from infra.components.mlflow import MlflowServer, MlflowServerArgs
 from infra.components.monitoring import Monitoring, MonitoringArgs
@@ -20,7 +27,7 @@ from infra.components.network import NetworkPolicies, NetworkPoliciesArgs
 from infra.components.objectstore import ObjectStore, ObjectStoreArgs
 from infra.components.postgres import Postgres, PostgresArgs
 from infra.components.secrets import SecretStore, SecretStoreArgs, combine
-from infra.components.serving import ModelServing, ModelServingArgs
+from infra.components.serving import InferenceLogArgs, ModelServing, ModelServingArgs
 from infra.components.training import TrainingJob, TrainingJobArgs
 from infra.config import PlatformConfig
 
@@ -45,7 +52,12 @@ def secret_store_args(cfg: PlatformConfig) -> SecretStoreArgs:
     with the ServiceAccounts of the clients that read them.
     """
     ns = cfg.namespaces
-    s3_clients = ((ns.platform, mlflow.SERVICE_ACCOUNT), (ns.training, training.SERVICE_ACCOUNT))
+    # One key pair for every client for now (least-privilege keys per consumer: a later issue).
+    s3_clients = (
+        (ns.platform, mlflow.SERVICE_ACCOUNT),
+        (ns.training, training.SERVICE_ACCOUNT),
+        (ns.serving, serving.service_account()),
+    )
     return combine(
         postgres.secret_args(cfg.postgres, ns.platform, readers=(mlflow.SERVICE_ACCOUNT,)),
         objectstore_specs.secret_args(cfg.object_store, ns.platform, s3_clients),
@@ -119,7 +131,15 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             model_alias=cfg.model_alias,
             tracking_uri=server.tracking_uri,
             config=cfg.serving,
-            depends_on=ns_deps,
+            inference_log=InferenceLogArgs(
+                bucket=store.inference_log_bucket,
+                endpoint=store.url,
+                region=cfg.object_store.region,
+                credentials_secret=store.credentials_secret,
+            ),
+            # The log's Secret exists before the first pod starts. Not the bucket Job: serving
+            # must not wait on it, and a write before the bucket exists is counted, not fatal.
+            depends_on=ns_deps + secret_deps,
         ),
         opts=opts,
     )
@@ -150,6 +170,7 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             s3_region=cfg.object_store.region,
             s3_secret=store.credentials_secret,
             datasets_bucket=cfg.object_store.datasets_bucket,
+            inference_log_bucket=store.inference_log_bucket,
             prometheus_url=monitoring.prometheus_url,
             pushgateway_url=monitoring.pushgateway_url,
             config=cfg.training,

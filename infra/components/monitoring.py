@@ -22,9 +22,10 @@ class MonitoringArgs:
 
     Attributes:
         namespace: the monitoring namespace.
-        config: retention and alert receiver settings.
-        triggers: the stack's retrain triggers; the drift and accuracy alerts use their
-            thresholds, so an alert fires when the CronJob would retrain.
+        config: retention, the trigger alerts' hold time and the alert receiver.
+        triggers: the stack's retrain triggers; the drift and accuracy alerts and the
+            dashboards' red lines use their thresholds, so an alert fires when the CronJob
+            would retrain.
         targets: the other components' scrape jobs (ServiceMonitors / PodMonitors to create);
             the Pushgateway's own job is added here.
         depends_on: namespaces and the Secrets of `monitoring_specs.secret_args`.
@@ -67,9 +68,10 @@ class Monitoring(pulumi.ComponentResource):
     ) -> None:
         """Install the chart, then the objects that need its CRDs."""
         validate_args(args)
-        rules = specs.prometheus_rule(args.namespace, specs.rule_groups(args.triggers))
+        groups = specs.rule_groups(args.triggers, args.config.trigger_hold)
+        rules = specs.prometheus_rule(args.namespace, groups)
         targets = all_targets(args)
-        dashboards = specs.dashboard_config_maps(args.namespace)
+        dashboards = specs.dashboard_config_maps(args.namespace, args.triggers)
         super().__init__("mlops:index:Monitoring", name, None, opts)
         ns = args.namespace
         self.release_name = scrape.RELEASE

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from mlops_contract import kube, metrics
 from mlops_contract.triggers import Triggers
 
+from dashboards.generate import render_dashboard
+from dashboards.panels import dashboards
 from dashboards.rules import build_rule_files
 from infra import k8s, versions
 from infra.components.monitoring_targets import (
@@ -26,9 +27,6 @@ from infra.components.monitoring_targets import (
 )
 from infra.components.secrets import PASSWORD_LENGTH, SecretSpec, SecretStoreArgs
 from infra.config import MonitoringConfig
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DASHBOARDS_DIR = REPO_ROOT / "dashboards" / "grafana"
 
 # Short object names (`kps-operator`, `kps-prometheus`, ...) instead of `<release>-kube-pro...`.
 FULLNAME = "kps"
@@ -281,30 +279,28 @@ def pushgateway_service(namespace: str) -> dict[str, Any]:
     )
 
 
-def dashboard_config_maps(namespace: str, folder: Path = DASHBOARDS_DIR) -> list[dict[str, Any]]:
-    """Return one ConfigMap per dashboards/grafana/*.json, labelled for Grafana's sidecar."""
-    paths = sorted(folder.glob("*.json"))
-    if not paths:
-        raise ValueError(f"no dashboards in {folder}: run `python -m dashboards.generate`")
-    result = []
-    for path in paths:
-        json.loads(path.read_text(encoding="utf-8"))  # fail the render on a broken file
-        result.append(
-            {
-                "metadata": {
-                    "name": k8s.name("dashboard", path.stem),
-                    "namespace": namespace,
-                    "labels": {**k8s.labels("grafana", "dashboard"), DASHBOARD_LABEL: "1"},
-                },
-                "data": {path.name: path.read_text(encoding="utf-8")},
-            }
-        )
-    return result
+def dashboard_config_maps(namespace: str, triggers: Triggers) -> list[dict[str, Any]]:
+    """Return one ConfigMap per dashboard, labelled for Grafana's sidecar.
+
+    Built with the stack's triggers, so the quality panels draw their red lines where this
+    stack's alerts fire (at the defaults the text equals the committed dashboards/grafana file).
+    """
+    return [
+        {
+            "metadata": {
+                "name": k8s.name("dashboard", file_name.removesuffix(".json")),
+                "namespace": namespace,
+                "labels": {**k8s.labels("grafana", "dashboard"), DASHBOARD_LABEL: "1"},
+            },
+            "data": {file_name: render_dashboard(content)},
+        }
+        for file_name, content in sorted(dashboards(triggers).items())
+    ]
 
 
-def rule_groups(triggers: Triggers) -> list[dict[str, Any]]:
-    """Return every rule group, with the stack's trigger thresholds (files in name order)."""
-    files = build_rule_files(triggers)
+def rule_groups(triggers: Triggers, hold: str) -> list[dict[str, Any]]:
+    """Return every rule group, with the stack's trigger thresholds and hold time (`for:`)."""
+    files = build_rule_files(triggers, hold)
     return [group for name in sorted(files) for group in files[name]["groups"]]
 
 

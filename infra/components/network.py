@@ -173,7 +173,8 @@ def platform_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
         ),
     ]
     if store.metrics is not None:
-        writers = [_peer(mlflow), _peer(store.bucket_init), _ns(args.training)]
+        # Serving's pods write the inference log; training reads it and writes snapshots.
+        writers = [_peer(mlflow), _peer(store.bucket_init), _ns(args.training), _peer(args.serving)]
         result.append(
             _policy(
                 "object-store-ingress",
@@ -215,7 +216,10 @@ def app_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
                 {"to": [_ns(args.monitoring_ns)], "ports": retrain_ports},
             ],
         ),
-        _policy("serving-egress", home(serving), {}, egress=[to_mlflow]),
+        # The registry (models) and the object store (the inference log), nothing else.
+        _policy(
+            "serving-egress", home(serving), {}, egress=[to_mlflow, _to(args.object_store.api)]
+        ),
         # Serving is the product's API: any client namespace (or ingress controller) may call it.
         _policy("serving-ingress", home(serving), {}, ingress=[{"ports": _ports(*serving.ports)}]),
         _policy(

@@ -31,17 +31,19 @@ class ObjectStoreArgs:
 
 
 class ObjectStore(pulumi.ComponentResource):
-    """An S3 endpoint plus the MLflow-artifacts and datasets buckets, created by a Job.
+    """An S3 endpoint plus the MLflow-artifacts, datasets and inference-log buckets (a Job).
 
     Published facts: url (the S3 endpoint URL), port, credentials_secret (the Secret with the
-    keys, in every client namespace), buckets, in_cluster, endpoints, scrape_target (None for
-    an external S3), ready (the bucket Job: the store is usable once it succeeded).
+    keys, in every client namespace), buckets (by role), inference_log_bucket, in_cluster,
+    endpoints, scrape_target (None for an external S3), ready (the bucket Job: the store is
+    usable once it succeeded).
     """
 
     url: str
     port: int
     credentials_secret: str
     buckets: dict[str, str]
+    inference_log_bucket: str
     in_cluster: bool
     endpoints: specs.ObjectStoreEndpoints
     scrape_target: ScrapeTarget | None
@@ -60,7 +62,8 @@ class ObjectStore(pulumi.ComponentResource):
         self.in_cluster = cfg.engine != "external"
         self.credentials_secret = specs.CREDENTIALS_SECRET
         self.scrape_target = specs.scrape_target(cfg, ns)
-        self.buckets = {"artifacts": cfg.artifacts_bucket, "datasets": cfg.datasets_bucket}
+        self.buckets = specs.buckets(cfg)
+        self.inference_log_bucket = cfg.inference_log_bucket
         job_deps: list[pulumi.Resource] = list(args.depends_on)
         server_name = specs.service_name(cfg.engine)
         if server_name is not None:

@@ -101,6 +101,16 @@ def seaweedfs_identities(access_var: str, secret_var: str) -> str:
     return json.dumps({"identities": [identity]}, sort_keys=True)
 
 
+def buckets(cfg: ObjectStoreConfig) -> dict[str, str]:
+    """Return every bucket the bucket Job creates, by role (the stack output `buckets`)."""
+    return {
+        "artifacts": cfg.artifacts_bucket,
+        "datasets": cfg.datasets_bucket,
+        # Serving's predictions and labels (docs/inference-log.md), read by retrain.
+        "inferenceLog": cfg.inference_log_bucket,
+    }
+
+
 def in_cluster_endpoint(engine: str, service: str, namespace: str) -> str:
     """Return the S3 endpoint URL of the in-cluster Service."""
     return k8s.service_url(service, namespace, server_for(engine).port)

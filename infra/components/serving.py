@@ -25,6 +25,24 @@ CPU_TARGET_PERCENT = 70
 
 
 @dataclass(frozen=True, kw_only=True)
+class InferenceLogArgs:
+    """Where serving writes its inference log (docs/inference-log.md), as the ObjectStore says.
+
+    Attributes:
+        bucket: the inference-log bucket (INFERENCE_LOG_BUCKET).
+        endpoint: the S3 endpoint URL (INFERENCE_LOG_ENDPOINT_URL).
+        region: the S3 region (AWS_DEFAULT_REGION).
+        credentials_secret: Secret in the serving namespace whose keys are AWS_ACCESS_KEY_ID and
+            AWS_SECRET_ACCESS_KEY (taken by envFrom, never copied).
+    """
+
+    bucket: str
+    endpoint: str
+    region: str
+    credentials_secret: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModelServingArgs:
     """Image, model and size.
 
@@ -34,8 +52,10 @@ class ModelServingArgs:
         image_version: its version, for the app.kubernetes.io/version label.
         model_name: registered model name (MODEL_NAME).
         model_alias: the registry alias to follow (MODEL_ALIAS; the one training moves).
-        tracking_uri: MLflow tracking URI (artifacts are proxied; no S3 keys needed).
+        tracking_uri: MLflow tracking URI (artifacts are proxied: models need no S3 keys).
         config: replicas, poll interval, resources.
+        inference_log: where every replica writes its predictions and labels (None: the log
+            is off).
         depends_on: namespace (and the MLflow server it talks to).
     """
 
@@ -46,7 +66,26 @@ class ModelServingArgs:
     model_alias: str
     tracking_uri: str
     config: ServingConfig
+    inference_log: InferenceLogArgs | None = None
     depends_on: tuple[pulumi.Resource, ...] = ()
+
+
+def service_account() -> str:
+    """Return the serving ServiceAccount (the only reader of serving's S3 credentials)."""
+    return contract.NAME
+
+
+def log_env(log: InferenceLogArgs | None) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+    """Return the inference log's variables and envFrom (both empty when the log is off)."""
+    if log is None:
+        return [], []
+    variables = [
+        {"name": env.INFERENCE_LOG_BUCKET, "value": log.bucket},
+        {"name": env.INFERENCE_LOG_ENDPOINT_URL, "value": log.endpoint},
+        {"name": env.AWS_DEFAULT_REGION, "value": log.region},
+    ]
+    # AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, by reference only.
+    return variables, [{"secretRef": {"name": log.credentials_secret}}]
 
 
 def pods() -> dict[str, str]:
@@ -79,7 +118,8 @@ def deployment(args: ModelServingArgs) -> dict[str, Any]:
     """Return the serving Deployment (one uvicorn worker per pod; scale by replicas)."""
     cfg, name, port = args.config, contract.NAME, contract.PORT_NAME
     labels = k8s.labels(name, contract.COMPONENT, args.image_version)
-    container = {
+    log_variables, log_secrets = log_env(args.inference_log)
+    container: dict[str, Any] = {
         "name": name,
         "image": args.image,
         "command": ["uvicorn", "serving.main:app"],
@@ -89,6 +129,7 @@ def deployment(args: ModelServingArgs) -> dict[str, Any]:
             {"name": env.MODEL_NAME, "value": args.model_name},
             {"name": env.MODEL_ALIAS, "value": args.model_alias},
             {"name": env.MODEL_POLL_INTERVAL_SECONDS, "value": str(cfg.poll_interval_seconds)},
+            *log_variables,
             {"name": "HOME", "value": k8s.SCRATCH},
         ],
         "ports": [{"name": port, "containerPort": contract.PORT, "protocol": "TCP"}],
@@ -105,6 +146,8 @@ def deployment(args: ModelServingArgs) -> dict[str, Any]:
         "securityContext": k8s.container_security_context(),
         "volumeMounts": [{"name": "tmp", "mountPath": k8s.SCRATCH}],
     }
+    if log_secrets:
+        container["envFrom"] = log_secrets
     return {
         "metadata": {"name": name, "namespace": args.namespace, "labels": labels},
         "spec": {
@@ -177,7 +220,8 @@ class ModelServing(pulumi.ComponentResource):
         super().__init__("mlops:index:ModelServing", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
         ns, cfg = args.namespace, args.config
-        self.service_name = self.service_account = contract.NAME
+        self.service_name = contract.NAME
+        self.service_account = service_account()
         self.port = contract.PORT
         self.url = url(ns)
         self.pods = pods()

@@ -39,9 +39,10 @@ class TrainingJobArgs:
         s3_region: S3 region.
         s3_secret: Secret (in namespace) whose keys are AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
         datasets_bucket: bucket for content-addressed dataset snapshots.
+        inference_log_bucket: serving's inference log, the labelled rows `retrain` learns from.
         prometheus_url: where `retrain` reads drift and online accuracy.
         pushgateway_url: where `retrain` pushes its outcome metrics (None: it does not push).
-        config: schedule and resources.
+        config: schedule, data window, minimum rows and resources.
         depends_on: namespace and Secrets.
     """
 
@@ -56,6 +57,7 @@ class TrainingJobArgs:
     s3_region: str
     s3_secret: str
     datasets_bucket: str
+    inference_log_bucket: str
     prometheus_url: str
     config: TrainingConfig
     pushgateway_url: str | None = None
@@ -69,6 +71,15 @@ def trigger_env(triggers: Triggers) -> list[dict[str, str]]:
         {"name": env.RETRAIN_MAX_PSI, "value": str(triggers.drift.max_psi)},
         {"name": env.RETRAIN_MAX_ACCURACY_DROP, "value": str(triggers.accuracy.max_drop)},
         {"name": env.RETRAIN_MIN_LABELLED, "value": str(triggers.accuracy.min_labelled)},
+    ]
+
+
+def data_env(args: TrainingJobArgs) -> list[dict[str, str]]:
+    """Return where `retrain` reads production data, over which window, and how much it needs."""
+    return [
+        {"name": env.INFERENCE_LOG_BUCKET, "value": args.inference_log_bucket},
+        {"name": env.RETRAIN_WINDOW_MINUTES, "value": str(args.config.data_window_minutes)},
+        {"name": env.RETRAIN_MIN_ROWS, "value": str(args.config.min_training_rows)},
     ]
 
 
@@ -94,6 +105,7 @@ def cron_job(args: TrainingJobArgs) -> dict[str, Any]:
                 else []
             ),
             *trigger_env(args.triggers),
+            *data_env(args),
             {"name": "HOME", "value": k8s.SCRATCH},
         ],
         # AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, by reference only.

@@ -227,7 +227,8 @@ def test_mlflow_may_reach_postgres_and_s3_only() -> None:
     egress = spec["egress"]  # type: ignore[index]
     assert [rule["ports"] for rule in egress] == [
         [{"port": 5432, "protocol": "TCP"}],
-        [{"port": 9000, "protocol": "TCP"}],
+        # dev runs SeaweedFS.
+        [{"port": objectstore_specs.SEAWEEDFS_PORT, "protocol": "TCP"}],
     ]
     assert egress[0]["to"][0]["podSelector"] == {"matchLabels": {"cnpg.io/cluster": "db"}}
 

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from mlops_contract.registry import CHAMPION_ALIAS, DEFAULT_MODEL_NAME
 from mlops_contract.triggers import AccuracyDropTrigger, DriftTrigger, Triggers
+from pydantic import BaseModel
 
 from infra import config as config_module
 from infra.config import (
@@ -60,7 +61,8 @@ def test_prod_is_highly_available_and_dev_is_small() -> None:
     assert (dev.postgres.instances, prod.postgres.instances) == (1, 3)
     assert dev.serving.replicas == 1
     assert prod.serving.replicas >= 3
-    assert dev.object_store.engine == "minio"
+    # SeaweedFS: what the tests and the sandbox run (MinIO is archived upstream).
+    assert dev.object_store.engine == "seaweedfs"
     assert dev.secrets.provider == "kubernetes"
     assert prod.monitoring.retention == "30d"
     assert dev.monitoring.retention == "2d"
@@ -250,6 +252,56 @@ BROKEN: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
         "training.triggers.maxPsi",
         "valid number",
     ),
+    (
+        "bad-log-bucket",
+        _set("objectStore.inferenceLogBucket", "Inference_Log"),
+        "objectStore.inferenceLogBucket",
+        "DNS-1123",
+    ),
+    (
+        "log-bucket-is-datasets",
+        _set("objectStore.inferenceLogBucket", "datasets"),
+        "objectStore.inferenceLogBucket",
+        "must differ from objectStore.datasetsBucket",
+    ),
+    (
+        "datasets-bucket-is-artifacts",
+        _set("objectStore.datasetsBucket", "mlflow-artifacts"),
+        "objectStore.datasetsBucket",
+        "must differ from objectStore.artifactsBucket",
+    ),
+    (
+        "zero-window",
+        _set("training.dataWindowMinutes", 0),
+        "training.dataWindowMinutes",
+        "whole minutes from 1 to 10080",
+    ),
+    (
+        "window-over-a-week",
+        _set("training.dataWindowMinutes", 10081),
+        "training.dataWindowMinutes",
+        "(7 days)",
+    ),
+    (
+        "window-as-text",
+        _set("training.dataWindowMinutes", "1h"),
+        "training.dataWindowMinutes",
+        "valid integer",
+    ),
+    (
+        "no-training-rows",
+        _set("training.minTrainingRows", 0),
+        "training.minTrainingRows",
+        "at least 1 labelled row",
+    ),
+    (
+        "hold-in-words",
+        _set("monitoring.triggerHold", "15 minutes"),
+        "monitoring.triggerHold",
+        "like '15m', '30s' or '1h'",
+    ),
+    ("hold-in-days", _set("monitoring.triggerHold", "1d"), "monitoring.triggerHold", "'15m'"),
+    ("zero-hold", _set("monitoring.triggerHold", "0m"), "monitoring.triggerHold", "'30s'"),
 ]
 
 
@@ -339,3 +391,32 @@ def test_pulumi_engine_path_requires_secret_config_to_be_secret(
     )
     cfg = load_config()
     assert cfg.object_store.secret_access_key == SecureValue("decrypted-value")
+
+
+def _key_paths(model: type[Any], prefix: str = "") -> list[str]:
+    """Every leaf key of a config model, as `a.b` in the stack file's camelCase."""
+    paths = []
+    for field_name, field in model.model_fields.items():
+        path = f"{prefix}{field.alias or field_name}"
+        nested = field.annotation
+        if (
+            isinstance(nested, type)
+            and issubclass(nested, BaseModel)
+            and nested
+            not in (
+                config_module.Resources,
+                config_module.Quantities,
+            )
+        ):
+            paths += _key_paths(nested, f"{path}.")
+        else:
+            paths.append(path)
+    return paths
+
+
+def test_every_config_key_is_documented() -> None:
+    text = (REPO_ROOT / "docs" / "config-reference.md").read_text(encoding="utf-8")
+    paths = _key_paths(PlatformConfig)
+    assert {"objectStore.inferenceLogBucket", "training.dataWindowMinutes"} <= set(paths)
+    assert {"training.triggers.maxPsi", "monitoring.triggerHold"} <= set(paths)
+    assert [p for p in paths if f"`{p}`" not in text] == []

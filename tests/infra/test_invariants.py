@@ -59,6 +59,15 @@ def test_rendered_stack_satisfies_rule(
     assert _violations(rendered_stacks[stack])[rule] == []
 
 
+@pytest.mark.parametrize("config", ["seaweedfs.yaml", "external-s3.yaml"])
+def test_test_configs_satisfy_every_rule(render_stack: Any, config: str) -> None:
+    """The other engines (SeaweedFS, an external S3) keep every invariant too."""
+    rendered = render_stack(Path(__file__).parent / "configs" / config).load()
+    violations = check_stack(rendered.manifests, rendered.resources)
+    assert {rule: found for rule, found in violations.items() if found} == {}
+    assert set(violations) == set(RULES)
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_app_namespaces_enforce_restricted_pod_security(
     rendered_stacks: dict[str, RenderedStack], stack: str

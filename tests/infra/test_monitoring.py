@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 import yaml
-from mlops_contract.triggers import Triggers
+from mlops_contract.triggers import AccuracyDropTrigger, DriftTrigger, Triggers
 
+from dashboards.rules import TRIGGER_HOLD
 from infra import versions
 from infra.components import (
     mlflow,
@@ -108,16 +109,70 @@ def test_prod_alerts_go_to_the_secret_webhook_and_dev_alerts_nowhere(
     assert "alertmanager-egress" not in policies["dev"]
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_prometheus_rule_holds_exactly_the_rule_files_groups(
-    rendered_stacks: dict[str, RenderedStack], stack: str
-) -> None:
+def _committed_rule_groups() -> list[dict[str, Any]]:
     expected = []
     for path in sorted((REPO_ROOT / "dashboards" / "rules").glob("*.yaml")):
         expected += yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]
+    return expected
+
+
+def _alert_holds(groups: list[dict[str, Any]]) -> dict[str, str]:
+    return {r["alert"]: r["for"] for g in groups for r in g["rules"] if "alert" in r}
+
+
+@pytest.mark.parametrize("stack", ["stage", "prod"])
+def test_prometheus_rule_holds_exactly_the_rule_files_groups(
+    rendered_stacks: dict[str, RenderedStack], stack: str
+) -> None:
+    # stage and prod keep the default thresholds and hold time: the committed rule files.
     (rule,) = _objects(rendered_stacks[stack], "PrometheusRule")
-    assert rule["spec"]["groups"] == expected
+    assert rule["spec"]["groups"] == _committed_rule_groups()
     assert rule["metadata"]["labels"]["release"] == monitoring_targets.RELEASE
+
+
+def test_dev_trigger_alerts_hold_for_the_stacks_trigger_hold(
+    rendered_stacks: dict[str, RenderedStack],
+) -> None:
+    cfg = load_stack_file(REPO_ROOT / "stacks" / "Pulumi.dev.yaml")
+    assert cfg.monitoring.trigger_hold == "1m"
+    (rule,) = _objects(rendered_stacks["dev"], "PrometheusRule")
+    rendered, committed = (
+        _alert_holds(rule["spec"]["groups"]),
+        _alert_holds(_committed_rule_groups()),
+    )
+    trigger_alerts = {"FeatureDriftHigh", "OnlineAccuracyDrop"}
+    assert {rendered[a] for a in trigger_alerts} == {"1m"}
+    assert {committed[a] for a in trigger_alerts} == {TRIGGER_HOLD}
+    # Only the two trigger alerts wait less; every other rule is the committed one.
+    assert {a: h for a, h in rendered.items() if a not in trigger_alerts} == {
+        a: h for a, h in committed.items() if a not in trigger_alerts
+    }
+    assert len(rule["spec"]["groups"]) == len(_committed_rule_groups())
+
+
+def test_dashboards_draw_red_lines_at_the_stacks_thresholds() -> None:
+    triggers = Triggers(
+        drift=DriftTrigger(max_psi=0.35), accuracy=AccuracyDropTrigger(max_drop=0.08)
+    )
+    maps = monitoring_specs.dashboard_config_maps("m", triggers)
+    (quality,) = [
+        json.loads(m["data"]["model-quality.json"])
+        for m in maps
+        if "model-quality.json" in m["data"]
+    ]
+    red = {
+        panel["title"]: step["value"]
+        for panel in quality["panels"]
+        for step in panel.get("fieldConfig", {})
+        .get("defaults", {})
+        .get("thresholds", {})
+        .get("steps", [])
+        if step.get("color") == "red"
+    }
+    assert red["Per-feature drift (PSI)"] == 0.35
+    assert red["Relative accuracy drop (retrain trigger)"] == 0.08
+    default = monitoring_specs.dashboard_config_maps("m", Triggers())
+    assert default != maps
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -247,8 +302,3 @@ def test_monitoring_adds_its_own_pushgateway_job_and_refuses_duplicates() -> Non
     twice = replace(args, targets=(*args.targets, serving.scrape_target("other")))
     with pytest.raises(ValueError, match="duplicate job names"):
         validate_args(twice)
-
-
-def test_missing_dashboards_fail_the_render_with_the_fix(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"python -m dashboards.generate"):
-        monitoring_specs.dashboard_config_maps("m", tmp_path)

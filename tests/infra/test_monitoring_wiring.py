@@ -31,8 +31,8 @@ def test_every_rendered_monitor_becomes_a_loopback_job(
         assert by_job[job]["static_configs"] == [{"targets": [address]}]
         assert by_job[job]["scrape_interval"] == "1s"
         assert by_job[job]["scheme"] == "http"
-    # dev runs MinIO: cluster metrics on the S3 port, no bearer token.
-    assert by_job["object-store"]["metrics_path"] == "/minio/v2/metrics/cluster"
+    # dev runs SeaweedFS: metrics on their own port and path.
+    assert by_job["object-store"]["metrics_path"] == "/metrics"
     assert by_job["serving"]["metrics_path"] == "/metrics"
     assert by_job["mlflow"]["metrics_path"] == "/metrics"
     assert by_job["pushgateway"]["honor_labels"] is True
