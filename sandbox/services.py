@@ -687,3 +687,26 @@ def running(server: Any) -> Iterator[Any]:
         yield server
     finally:
         server.stop()
+
+
+def start_postgres_exporter(
+    base: Path, postgres: PostgresServer, port: int | None = None
+) -> HttpServer:
+    """Start prometheus-postgres-exporter (Debian) for `postgres` on `port` (default: free)."""
+    binary = _debian_binary("prometheus-postgres-exporter")
+    port = port or free_port()
+    dsn = (
+        f"postgresql://{postgres.user}:{postgres.password}@{postgres.host}:{postgres.port}/"
+        f"{postgres.database}?sslmode=disable"
+    )
+    base.mkdir(parents=True, exist_ok=True)
+    process = ManagedProcess(
+        "postgres-exporter",
+        [binary, f"--web.listen-address={LOOPBACK}:{port}"],
+        base / "postgres-exporter.log",
+        env={**os.environ, "DATA_SOURCE_NAME": dsn},
+        cwd=base,
+    )
+    exporter = HttpServer(url=f"http://{LOOPBACK}:{port}", process=process)
+    process.start_until_ready(f"{exporter.url}/metrics", timeout=30)
+    return exporter
