@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Local stand-ins for the base images the app Dockerfiles pin, for machines that cannot pull from
-# any registry (CI, build machines; DESIGN.md section 5 point 5). Idempotent: a tag that already
+# Local stand-ins for the base images the app Dockerfile pins, for machines that cannot pull from
+# any registry (CI, build machines). Idempotent: a tag that already
 # exists in the local Docker image store is left alone (FORCE=1 rebuilds both).
 #
 #   PYTHON_IMAGE (python:<X.Y.Z>-slim-<suite>): a minimal Debian <suite> from debootstrap with
@@ -11,13 +11,13 @@
 #   UV_IMAGE (ghcr.io/astral-sh/uv:<V>): a scratch image with the `uv` binary at /uv (and /uvx),
 #     taken from PyPI's uv==<V> wheel (through the host's uv), which ships the same release binary.
 #
-# The tags are read from the Dockerfiles' ARG defaults, the Debian mirror from apt's sources:
+# The tags are read from the Dockerfile's ARG defaults, the Debian mirror from apt's sources:
 # nothing here names a host or a version of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DOCKER=${DOCKER:-docker}
-DOCKERFILES=(apps/training/Dockerfile apps/serving/Dockerfile)
+DOCKERFILES=(apps/Dockerfile)
 CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 
 die() { echo "stand-in-base-images: $*" >&2; exit 1; }

@@ -11,9 +11,11 @@ import pulumi_docker as docker
 from infra.config import ImagesConfig
 
 APPS = ("training", "serving")
-# Build from the repository root: the Dockerfiles copy the uv workspace (pyproject, uv.lock).
+# Build from the repository root: the Dockerfile copies the uv workspace (pyproject, uv.lock).
 # Relative to the Pulumi project directory, so no machine path lands in the state or a render.
 BUILD_CONTEXT = "."
+# One Dockerfile for both apps: build arg APP picks the workspace package, --target the image.
+DOCKERFILE = "apps/Dockerfile"
 # The clusters the stacks target run amd64 nodes; a build on an arm64 laptop must not push an
 # image those nodes cannot run.
 PLATFORM = "linux/amd64"
@@ -27,6 +29,8 @@ class BuildSpec:
     image_name: str
     context: str
     dockerfile: str
+    target: str
+    args: dict[str, str]
     platform: str
 
 
@@ -41,7 +45,9 @@ def build_specs(cfg: ImagesConfig) -> list[BuildSpec]:
             app=app,
             image_name=f"{cfg.registry}/mlops/{app}:{cfg.tag}",
             context=BUILD_CONTEXT,
-            dockerfile=f"apps/{app}/Dockerfile",
+            dockerfile=DOCKERFILE,
+            target=app,
+            args={"APP": app},
             platform=PLATFORM,
         )
         for app in APPS
@@ -91,7 +97,11 @@ class Images(pulumi.ComponentResource):
                 f"{name}-{spec.app}",
                 image_name=spec.image_name,
                 build=docker.DockerBuildArgs(
-                    context=spec.context, dockerfile=spec.dockerfile, platform=spec.platform
+                    context=spec.context,
+                    dockerfile=spec.dockerfile,
+                    target=spec.target,
+                    args=spec.args,
+                    platform=spec.platform,
                 ),
                 # Credentials come from the local docker config; a local registry needs none.
                 registry=docker.RegistryArgs(server=spec.image_name.split("/", 1)[0]),

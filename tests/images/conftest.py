@@ -1,7 +1,7 @@
 """Fixtures for tests/images: a Docker engine, the two app images, their running containers.
 
 A dockerd is started when none answers and stopped by PID at the end; containers are removed
-by ID. The images are built from the committed Dockerfiles on local stand-in base images.
+by ID. The images are built from the committed apps/Dockerfile on local stand-in base images.
 """
 
 from __future__ import annotations
@@ -62,13 +62,11 @@ def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def app_images(docker_engine: None) -> engine.AppImages:
-    """Stand-in base images (when missing), then both app images from their Dockerfiles."""
+    """Stand-in base images (when missing), then both app images from apps/Dockerfile."""
     engine.stand_in_base_images()
     commit = engine.git_commit()
-    engine.build(
-        engine.REPO / "apps/training/Dockerfile", engine.TRAINING_TAG, {"GIT_COMMIT": commit}
-    )
-    engine.build(engine.REPO / "apps/serving/Dockerfile", engine.SERVING_TAG)
+    engine.build("training", engine.TRAINING_TAG, {"GIT_COMMIT": commit})
+    engine.build("serving", engine.SERVING_TAG)
     return engine.AppImages(engine.TRAINING_TAG, engine.SERVING_TAG, commit)
 
 

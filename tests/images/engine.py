@@ -1,8 +1,8 @@
 """Docker helpers for tests/images: the engine, image builds, containers under the rendered context.
 
-No registry is reachable where CI runs, so the base images the Dockerfiles pin are local
-stand-ins (scripts/stand-in-base-images.sh) under the same tags, and the Dockerfiles are built
-as committed, from the repository root.
+No registry is reachable where CI runs, so the base images the Dockerfile pins are local
+stand-ins (scripts/stand-in-base-images.sh) under the same tags, and apps/Dockerfile is built
+as committed, from the repository root, once per app target.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.components.images import DOCKERFILE
 from tests import wiring
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,7 +61,7 @@ def engine_answers() -> bool:
 
 
 def git_commit() -> str:
-    """HEAD of the checkout: the GIT_COMMIT build arg the training Dockerfile documents."""
+    """HEAD of the checkout: the GIT_COMMIT build arg the training target documents."""
     proc = subprocess.run(
         ["git", "rev-parse", "HEAD"],
         cwd=REPO,
@@ -82,20 +83,23 @@ def stand_in_base_images() -> None:
     )
 
 
-def build(dockerfile: Path, tag: str, build_args: Mapping[str, str] | None = None) -> None:
-    """`docker build -f <dockerfile> -t <tag> .` from the repository root, as the file documents."""
-    args = [
-        a for name, value in (build_args or {}).items() for a in ("--build-arg", f"{name}={value}")
-    ]
+def build(app: str, tag: str, build_args: Mapping[str, str] | None = None) -> None:
+    """One app's image, built as the platform builds it (infra/components/images.py).
+
+    `docker build -f apps/Dockerfile --build-arg APP=<app> --target <app> -t <tag> .` from the
+    repository root, as the file documents.
+    """
+    spec = {"APP": app, **(build_args or {})}
+    args = [a for name, value in spec.items() for a in ("--build-arg", f"{name}={value}")]
     docker(
-        "build", "--progress=plain", "-f", str(dockerfile), *args, "-t", tag, str(REPO),
-        timeout=BUILD_TIMEOUT,
+        "build", "--progress=plain", "-f", str(REPO / DOCKERFILE), *args, "--target", app,
+        "-t", tag, str(REPO), timeout=BUILD_TIMEOUT,
     )  # fmt: skip
 
 
 @dataclass(frozen=True)
 class AppImages:
-    """The two app images, built from the committed Dockerfiles."""
+    """The two app images, built from the committed apps/Dockerfile."""
 
     training: str
     serving: str

@@ -1,4 +1,4 @@
-"""The app images, built from their Dockerfiles, run under the platform's restricted context.
+"""The app images, built from apps/Dockerfile, run under the platform's restricted context.
 
 Each container runs with the securityContext and scratch volume the dev stack renders (user,
 read-only root, all capabilities dropped, no privilege escalation, /tmp emptyDir) and is checked
@@ -112,7 +112,7 @@ def test_venv_is_root_owned_and_not_writable_by_the_app_user(container: Containe
     assert venv.is_directory
     assert (venv.user, venv.group) == ("root", "root")
     # Every file and directory (symlinks have no mode of their own) is root's and not
-    # group/other-writable (the Dockerfiles remove uv's 0666 lock file for this).
+    # group/other-writable (the Dockerfile removes uv's 0666 lock file for this).
     writable = host.run(r"find /app/.venv ! -type l \( ! -user 0 -o -perm /022 \) -print")
     assert writable.rc == 0, writable.stderr
     assert writable.stdout.splitlines()[:10] == []

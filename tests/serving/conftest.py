@@ -11,11 +11,14 @@ from serving.main import create_app
 from serving.settings import Settings
 
 from tests.services import MlflowServer
-from tests.serving.helpers import Registered, register_model, unique_name
-
-MAX_BATCH_ROWS = 50
-MAX_BODY_BYTES = 8192
-DRIFT_WINDOW_ROWS = 200
+from tests.serving.helpers import (
+    DRIFT_WINDOW_ROWS,
+    MAX_BATCH_ROWS,
+    MAX_BODY_BYTES,
+    Registered,
+    register_model,
+    unique_name,
+)
 
 
 @pytest.fixture(scope="module")

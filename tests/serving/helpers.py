@@ -28,6 +28,11 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from tests.services import LOOPBACK, free_port, wait_http
 
+# The in-process app's limits (tests/serving/conftest.py `client`), asserted by the tests.
+MAX_BATCH_ROWS = 50
+MAX_BODY_BYTES = 8192
+DRIFT_WINDOW_ROWS = 200
+
 FEATURES = ["speed", "volume", "hour", "weather"]
 WEATHER = ["clear", "rain", "snow"]
 # A row that every model below classifies with certainty: speed far below the threshold.

@@ -6,8 +6,14 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.serving.conftest import DRIFT_WINDOW_ROWS
-from tests.serving.helpers import FAST_ROW, SLOW_ROW, Registered, make_frame, metric
+from tests.serving.helpers import (
+    DRIFT_WINDOW_ROWS,
+    FAST_ROW,
+    SLOW_ROW,
+    Registered,
+    make_frame,
+    metric,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from serving.settings import SettingsError, load_settings
+from mlops_contract import registry
+from serving.settings import Settings, SettingsError, load_settings
 
 pytestmark = pytest.mark.unit
 
@@ -20,8 +21,8 @@ def test_defaults_follow_the_contract(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000/")
     settings = load_settings()
     assert settings.mlflow_tracking_uri == "http://mlflow:5000"
-    assert settings.model_name == "traffic-congestion"
-    assert settings.model_alias == "champion"
+    assert settings.model_name == registry.DEFAULT_MODEL_NAME
+    assert settings.model_alias == registry.CHAMPION_ALIAS
     assert settings.model_poll_interval_seconds == 10
 
 
@@ -39,12 +40,13 @@ def test_environment_overrides_defaults(clean_env: pytest.MonkeyPatch) -> None:
         ({}, "MLFLOW_TRACKING_URI"),
         ({"MLFLOW_TRACKING_URI": "./mlruns"}, "MLFLOW_TRACKING_URI"),
         ({"MLFLOW_TRACKING_URI": "http://m:5000", "MAX_BATCH_ROWS": "0"}, "MAX_BATCH_ROWS"),
+        ({"MLFLOW_TRACKING_URI": "http://m:5000", "MODEL_ALIAS": ""}, "MODEL_ALIAS"),
         (
             {"MLFLOW_TRACKING_URI": "http://m:5000", "MODEL_POLL_INTERVAL_SECONDS": "soon"},
             "MODEL_POLL_INTERVAL_SECONDS",
         ),
     ],
-    ids=["missing uri", "local uri", "zero batch rows", "non-numeric interval"],
+    ids=["missing uri", "local uri", "zero batch rows", "empty alias", "non-numeric interval"],
 )
 def test_bad_environment_names_the_variable(
     clean_env: pytest.MonkeyPatch, env: dict[str, str], named: str
@@ -53,3 +55,8 @@ def test_bad_environment_names_the_variable(
         clean_env.setenv(key, value)
     with pytest.raises(SettingsError, match=named):
         load_settings()
+
+
+def test_fields_can_be_passed_by_name(clean_env: pytest.MonkeyPatch) -> None:
+    settings = Settings(mlflow_tracking_uri="http://m:5000", model_alias="custom")
+    assert (settings.mlflow_tracking_uri, settings.model_alias) == ("http://m:5000", "custom")

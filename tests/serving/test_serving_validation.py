@@ -9,8 +9,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.serving.conftest import MAX_BATCH_ROWS, MAX_BODY_BYTES
-from tests.serving.helpers import SLOW_ROW
+from tests.serving.helpers import MAX_BATCH_ROWS, MAX_BODY_BYTES, SLOW_ROW
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from mlflow.tracking import MlflowClient
 from training import data
 
 from tests import services
-from tests.training.conftest import (
+from tests.training.helpers import (
     FAST_TRAIN,
     FIXED_HOLDOUT,
     alias_version,

@@ -1,4 +1,4 @@
-"""Unit tests: the promotion gate and the retrain trigger policy are pure decisions."""
+"""Unit tests: the promotion gate is a pure decision."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import math
 import pytest
 from training.gate import GatePolicy, decide
 from training.model import Evaluation
-from training.monitoring import Signals
-from training.retrain import RetrainPolicy, should_retrain
 
 pytestmark = pytest.mark.unit
 
@@ -60,46 +58,3 @@ def test_nan_score_never_passes_the_floor() -> None:
 def test_gate_policy_refuses_meaningless_thresholds(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="gate"):
         GatePolicy(**kwargs)  # type: ignore[arg-type]
-
-
-def test_retrain_always_ignores_signals() -> None:
-    go, reason = should_retrain(RetrainPolicy(), None)
-    assert go
-    assert "scheduled" in reason
-
-
-def test_retrain_on_drift_only_above_threshold() -> None:
-    policy = RetrainPolicy.parse("drift", 0.2, 0.05)
-    assert should_retrain(
-        policy, Signals(max_psi=0.35, online_accuracy=None, offline_accuracy=None)
-    )[0]
-    go, reason = should_retrain(
-        policy, Signals(max_psi=0.1, online_accuracy=0.5, offline_accuracy=0.9)
-    )
-    assert not go
-    assert "0.100 <= 0.200" in reason
-    go, reason = should_retrain(
-        policy, Signals(max_psi=None, online_accuracy=None, offline_accuracy=None)
-    )
-    assert not go
-    assert "no drift data" in reason
-
-
-def test_retrain_on_accuracy_drop() -> None:
-    policy = RetrainPolicy.parse("accuracy", 0.2, 0.05)
-    go, reason = should_retrain(
-        policy, Signals(max_psi=None, online_accuracy=0.8, offline_accuracy=0.9)
-    )
-    assert go
-    assert "accuracy drop" in reason
-    assert not should_retrain(
-        policy, Signals(max_psi=9.0, online_accuracy=0.88, offline_accuracy=0.9)
-    )[0]
-
-
-def test_retrain_policy_accepts_combinations_and_refuses_unknown_modes() -> None:
-    both = RetrainPolicy.parse("drift, accuracy", 0.2, 0.05)
-    assert both.needs_prometheus
-    assert should_retrain(both, Signals(max_psi=0.0, online_accuracy=0.5, offline_accuracy=0.9))[0]
-    with pytest.raises(ValueError, match="comma-separated subset"):
-        RetrainPolicy.parse("weekly", 0.2, 0.05)

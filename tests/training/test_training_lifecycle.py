@@ -12,7 +12,7 @@ from mlflow.tracking import MlflowClient
 from training import data
 
 from tests import services
-from tests.training.conftest import (
+from tests.training.helpers import (
     FAST_TRAIN,
     FIXED_HOLDOUT,
     GIT_COMMIT,

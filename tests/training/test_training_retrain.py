@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
-from prometheus_client import CollectorRegistry, Gauge, start_http_server
+from mlops_contract import metrics as m
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 from prometheus_client.parser import text_string_to_metric_families
 from training import monitoring
 
 from tests import services
-from tests.training.conftest import (
+from tests.training.helpers import (
     FAST_TRAIN,
     FIXED_HOLDOUT,
     alias_version,
@@ -39,15 +40,25 @@ class FakeServing:
     drift: Gauge
     online: Gauge
     offline: Gauge
+    feedback: Counter
     prometheus: services.PrometheusServer
     pushgateway: services.Pushgateway
+    labelled_total: int = 0
 
-    def set(self, *, psi: float, online: float, offline: float) -> None:
-        """Publish values and wait until Prometheus has scraped exactly them."""
+    def set(self, *, psi: float, online: float, offline: float, labelled: int = 0) -> None:
+        """Publish values and wait until Prometheus has scraped exactly them.
+
+        labelled is the total of labelled feedback rows so far (the counter only grows, so
+        tests in this module raise it in order); Prometheus' increase() extrapolates a little,
+        so the labelled signal is waited for as at least that many.
+        """
         self.drift.labels(feature="recent_speed_kmh").set(psi)
         self.drift.labels(feature="weather").set(psi / 4)
         self.online.set(online)
         self.offline.set(offline)
+        if labelled > self.labelled_total:
+            self.feedback.labels(result="incorrect").inc(labelled - self.labelled_total)
+            self.labelled_total = labelled
         # The app's own queries: the fleet also has an idle replica (no feedback yet, NaN
         # online accuracy), which must not hide the busy replica's numbers.
         want = {
@@ -57,10 +68,11 @@ class FakeServing:
         }
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if all(query(self.prometheus.url, q) == v for q, v in want.items()):
+            scraped = (query(self.prometheus.url, monitoring.LABELLED_QUERY) or 0) >= labelled
+            if scraped and all(query(self.prometheus.url, q) == v for q, v in want.items()):
                 return
             time.sleep(0.5)
-        raise AssertionError(f"Prometheus never showed {want}")
+        raise AssertionError(f"Prometheus never showed {want} and {labelled} labelled rows")
 
 
 def query(url: str, promql: str) -> float | None:
@@ -86,14 +98,17 @@ def pushed(gateway: services.Pushgateway) -> dict[str, dict[str, float]]:
 @pytest.fixture(scope="module")
 def serving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeServing]:
     registry = CollectorRegistry()
-    drift = Gauge("serving_feature_drift_psi", "PSI", ["feature"], registry=registry)
-    online = Gauge("serving_online_accuracy_ratio", "online accuracy", registry=registry)
-    offline = Gauge("serving_model_offline_accuracy_ratio", "offline accuracy", registry=registry)
+    drift = Gauge(m.FEATURE_DRIFT_PSI, "PSI", ["feature"], registry=registry)
+    online = Gauge(m.ONLINE_ACCURACY, "online accuracy", registry=registry)
+    offline = Gauge(m.OFFLINE_ACCURACY, "offline accuracy", registry=registry)
+    feedback = Counter(m.FEEDBACK, "feedback", ["result"], registry=registry)
+    for result in m.FEEDBACK_RESULTS:
+        feedback.labels(result=result)  # zeros first, as serving exports them
     port = services.free_port()
     server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
     # A second replica that has had no feedback: serving exports NaN until it has some.
     idle_registry = CollectorRegistry()
-    Gauge("serving_online_accuracy_ratio", "online accuracy", registry=idle_registry).set(math.nan)
+    Gauge(m.ONLINE_ACCURACY, "online accuracy", registry=idle_registry).set(math.nan)
     idle_port = services.free_port()
     idle_server, idle_thread = start_http_server(
         idle_port, addr="127.0.0.1", registry=idle_registry
@@ -102,13 +117,13 @@ def serving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeServing]:
     config = f"""
 global: {{scrape_interval: 1s, evaluation_interval: 1s}}
 scrape_configs:
-  - job_name: serving
+  - job_name: {m.JOB_SERVING}
     static_configs: [{{targets: ["127.0.0.1:{port}", "127.0.0.1:{idle_port}"]}}]
 """
     prometheus = services.start_prometheus(base, config)
     gateway = services.start_pushgateway(base)
     try:
-        yield FakeServing(drift, online, offline, prometheus, gateway)
+        yield FakeServing(drift, online, offline, feedback, prometheus, gateway)
     finally:
         gateway.stop()
         prometheus.stop()
@@ -172,18 +187,40 @@ def test_low_drift_skips_under_the_drift_policy(
     assert pushed(serving.pushgateway)["retrain_last_outcome"] == {"skipped": 1.0}
 
 
-def test_accuracy_drop_retrains_under_the_accuracy_policy(
+def test_accuracy_drop_with_too_few_labelled_rows_skips(
     serving: FakeServing, mlflow_server: services.MlflowServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     name = unique_model_name()
     env = {**cli_env(mlflow_server, name), "PROMETHEUS_URL": serving.prometheus.url}
-    serving.set(psi=0.05, online=0.7, offline=0.93)
-    code = run_in_process(
-        "retrain", "--policy", "drift,accuracy", *FAST_TRAIN, *FIXED_HOLDOUT, env=env
-    )
+    serving.set(psi=0.05, online=0.5, offline=0.93, labelled=5)
+    # The default policy (drift,accuracy) and thresholds, from the contract through Settings.
+    code = run_in_process("retrain", *FAST_TRAIN, env=env)
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "decision: retrain (accuracy drop: online 0.700 vs offline 0.930 (> 0.050))" in out
+    assert "decision: skip (max PSI 0.050 <= 0.200; only " in out
+    assert "labelled rows in the last 1h (< 20)" in out
+    client = MlflowClient(tracking_uri=mlflow_server.tracking_uri)
+    assert client.search_registered_models(f"name = '{name}'") == []
+
+
+def test_accuracy_drop_retrains_under_the_accuracy_policy(
+    serving: FakeServing, mlflow_server: services.MlflowServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = unique_model_name()
+    env = {
+        **cli_env(mlflow_server, name),
+        "PROMETHEUS_URL": serving.prometheus.url,
+        "RETRAIN_POLICY": "drift,accuracy",
+        "RETRAIN_MIN_LABELLED": "30",
+    }
+    serving.set(psi=0.05, online=0.7, offline=0.93, labelled=40)
+    code = run_in_process("retrain", *FAST_TRAIN, *FIXED_HOLDOUT, env=env)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    # 1 - 0.70/0.93 = 24.7% below offline: relative, as the alert rule measures it.
+    assert (
+        "decision: retrain (accuracy drop: online 0.70 is 24.7% below offline 0.93 (> 5%), " in out
+    )
     client = MlflowClient(tracking_uri=mlflow_server.tracking_uri)
     assert alias_version(client, name, "champion") == "1"
 

@@ -8,6 +8,8 @@ import uuid
 import pytest
 from training import data, snapshot
 from training.cli import main
+from training.settings import Settings
+from training.storage import S3Config
 
 from tests import services
 
@@ -18,10 +20,13 @@ def test_snapshot_is_content_addressed_and_uploaded_once(
 ) -> None:
     for key, value in s3_server.env().items():
         monkeypatch.setenv(key, value)
+    settings = Settings()  # the store and bucket, as the CLI reads them
+    s3 = S3Config.from_settings(settings)
+    assert s3.endpoint_url == s3_server.endpoint_url
     frame = data.generate(300, seed=int(uuid.uuid4().int % 100_000))
     name = f"snap-{uuid.uuid4().hex[:8]}"
-    first = snapshot.snapshot(frame, name)
-    second = snapshot.snapshot(frame.copy(), name)
+    first = snapshot.snapshot(frame, name, bucket=settings.datasets_bucket, s3=s3)
+    second = snapshot.snapshot(frame.copy(), name, bucket=settings.datasets_bucket, s3=s3)
     assert first.uploaded
     assert not second.uploaded
     assert first.uri == second.uri == f"s3://datasets/{name}/{first.sha256}.parquet"
@@ -56,4 +61,7 @@ def test_drift_policy_without_prometheus_url_is_one_error_line(
     monkeypatch.delenv("PUSHGATEWAY_URL", raising=False)
     assert main(["retrain", "--policy", "drift"]) == 1
     err = capsys.readouterr().err
-    assert err == "error: PROMETHEUS_URL is not set; policy 'drift' needs it\n"
+    assert err == (
+        "error: PROMETHEUS_URL is not set; policy 'drift' needs it "
+        "(set it to the Prometheus server URL, or use --policy always)\n"
+    )

@@ -43,3 +43,19 @@ HOSTNAME: Final = "HOSTNAME"
 # RETRAIN_MIN_ROWS labelled rows: no retrain, and the run says why.
 RETRAIN_WINDOW_MINUTES: Final = "RETRAIN_WINDOW_MINUTES"
 RETRAIN_MIN_ROWS: Final = "RETRAIN_MIN_ROWS"
+
+# Training: where a run is recorded and its data comes from (defaults for the CLI's flags).
+MLFLOW_EXPERIMENT_NAME: Final = "MLFLOW_EXPERIMENT_NAME"
+# boto3's service-specific endpoint, read when MLFLOW_S3_ENDPOINT_URL is unset.
+AWS_ENDPOINT_URL_S3: Final = "AWS_ENDPOINT_URL_S3"
+TRAINING_DATA: Final = "TRAINING_DATA"
+TRAINING_HOLDOUT_DATA: Final = "TRAINING_HOLDOUT_DATA"
+TRAINING_DRIFT: Final = "TRAINING_DRIFT"
+# Training: how long the up-front reachability checks wait before failing the job.
+TRAINING_MLFLOW_CONNECT_TIMEOUT: Final = "TRAINING_MLFLOW_CONNECT_TIMEOUT"
+TRAINING_S3_CONNECT_TIMEOUT: Final = "TRAINING_S3_CONNECT_TIMEOUT"
+# Training: the promotion gate's thresholds (`promote` and the last step of `retrain`).
+GATE_METRIC: Final = "GATE_METRIC"
+GATE_FLOOR: Final = "GATE_FLOOR"
+GATE_MAX_REGRESSION: Final = "GATE_MAX_REGRESSION"
+GATE_MAX_LATENCY_MS_PER_ROW: Final = "GATE_MAX_LATENCY_MS_PER_ROW"

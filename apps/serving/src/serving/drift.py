@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from mlops_contract import registry
 
 # Empty bins would make PSI infinite; a small floor keeps it finite and comparable across
 # windows (the usual smoothing in PSI implementations).
@@ -47,8 +48,8 @@ def _edge(value: Any) -> float:
 
 
 def parse_reference(document: Mapping[str, Any]) -> DriftReference:
-    """Parse ``drift/reference.json`` (schema 1, docs/contracts.md); ValueError names the key."""
-    if document.get("schema") != 1:
+    """Parse ``drift/reference.json`` (the contract's schema); ValueError names the key."""
+    if document.get("schema") != registry.DRIFT_REFERENCE_SCHEMA:
         raise ValueError(f"drift/reference.json: unsupported schema {document.get('schema')!r}")
     features: dict[str, FeatureReference] = {}
     for name, spec in dict(document.get("features", {})).items():

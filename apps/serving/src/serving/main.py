@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +16,7 @@ from serving.api.deps import NotReadyError
 from serving.api.middleware import MetricsMiddleware
 from serving.api.responses import error_response
 from serving.api.routes import feedback, health, predict
+from serving.registry import MLFLOW_HTTP_DEFAULTS
 from serving.settings import Settings, load_settings
 from serving.state import ServingState
 from serving.validation import InputError
@@ -78,6 +80,10 @@ def __getattr__(name: str) -> Any:
     if name != "app":
         raise AttributeError(name)
     if _app is None:
+        # The process's entry point (uvicorn asks for `app` once): the one place that sets
+        # process-wide state, logging and MLflow's environment-only HTTP settings.
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        for key, value in MLFLOW_HTTP_DEFAULTS.items():
+            os.environ.setdefault(key, value)
         _app = create_app()
     return _app

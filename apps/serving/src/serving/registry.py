@@ -7,7 +7,6 @@ import gc
 import json
 import logging
 import math
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model
 from mlflow.tracking import MlflowClient
+from mlops_contract import registry as contract
 
 from serving.drift import DriftReference, parse_reference
 from serving.fastpath import Predictor
@@ -27,12 +27,12 @@ from serving.validation import InputSchema
 
 logger = logging.getLogger(__name__)
 
-DRIFT_REFERENCE_PATH = "drift/reference.json"
 # MLflow answered, but the alias or version is not there: the registry is up.
 _REGISTRY_ANSWERED = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
 # MLflow's client retries a failed call for minutes by default; a poller must fail fast and
-# try again at the next poll. Operators can still override these standard MLflow variables.
-_MLFLOW_HTTP_DEFAULTS = {
+# try again at the next poll. MLflow reads these only from the environment, so the process
+# entry point (serving.main, when uvicorn asks for `app`) sets them if unset, never this class.
+MLFLOW_HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
@@ -40,17 +40,18 @@ _MLFLOW_HTTP_DEFAULTS = {
 
 
 class RegistryFollower:
-    """Polls ``MODEL_NAME@MODEL_ALIAS`` and publishes each new version as a snapshot."""
+    """Polls ``MODEL_NAME@MODEL_ALIAS`` and publishes each new version as a snapshot.
+
+    The MLflow server is passed explicitly to every call (client, artifact downloads), so
+    constructing a follower changes no process-wide state: not os.environ, not MLflow's URIs.
+    """
 
     def __init__(self, settings: Settings, store: ModelStore, metrics: ServingMetrics) -> None:
-        for key, value in _MLFLOW_HTTP_DEFAULTS.items():
-            os.environ.setdefault(key, value)
-        mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-        mlflow.set_registry_uri(settings.mlflow_tracking_uri)
         self._settings = settings
         self._store = store
         self._metrics = metrics
-        self._client = MlflowClient(settings.mlflow_tracking_uri, settings.mlflow_tracking_uri)
+        uri = settings.mlflow_tracking_uri
+        self._client = MlflowClient(tracking_uri=uri, registry_uri=uri)
 
     async def run(self) -> None:
         """Poll forever (cancelled at shutdown); blocking MLflow calls run in a thread."""
@@ -87,7 +88,10 @@ class RegistryFollower:
     def _load(self, version: str, run_id: str | None) -> ModelSnapshot:
         uri = f"models:/{self._settings.model_name}/{version}"
         with tempfile.TemporaryDirectory(prefix="serving-model-") as tmp:
-            local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
+            server = self._settings.mlflow_tracking_uri
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=uri, dst_path=tmp, tracking_uri=server, registry_uri=server
+            )
             schema = InputSchema.from_signature(Model.load(local).signature)
             # The sklearn flavor (not pyfunc): the raw Pipeline, without pyfunc's per-call
             # schema enforcement, which validation.py already did once per request.
@@ -95,7 +99,8 @@ class RegistryFollower:
             reference = self._drift_reference(run_id, tmp) if run_id else None
         accuracy = None
         if run_id:
-            accuracy = self._client.get_run(run_id).data.metrics.get("test_accuracy")
+            metrics = self._client.get_run(run_id).data.metrics
+            accuracy = metrics.get(contract.OFFLINE_ACCURACY_METRIC)
         return ModelSnapshot(
             name=self._settings.model_name,
             version=version,
@@ -110,9 +115,10 @@ class RegistryFollower:
 
     def _drift_reference(self, run_id: str, tmp: str) -> DriftReference | None:
         try:
-            path = self._client.download_artifacts(run_id, DRIFT_REFERENCE_PATH, tmp)
+            path = self._client.download_artifacts(run_id, contract.DRIFT_REFERENCE_ARTIFACT, tmp)
         except Exception as exc:  # a model without a reference is served, without drift
-            logger.warning("run %s: no %s (%s); drift off", run_id, DRIFT_REFERENCE_PATH, exc)
+            reference = contract.DRIFT_REFERENCE_ARTIFACT
+            logger.warning("run %s: no %s (%s); drift off", run_id, reference, exc)
             return None
         document: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
         return parse_reference(document)

@@ -1,11 +1,11 @@
-"""Serving configuration from environment variables (names in docs/contracts.md)."""
+"""Serving configuration from environment variables (shared names in mlops_contract.env)."""
 
 from __future__ import annotations
 
 import os
 import socket
 
-from mlops_contract import env
+from mlops_contract import env, registry
 from mlops_contract.inference_log import check_replica
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,14 +23,25 @@ def _default_replica() -> str:
 class Settings(BaseSettings):
     """Every knob of the server; each field is read from the upper-case environment variable."""
 
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+    # populate_by_name: tests and callers may pass fields by name; the environment uses the
+    # contract's variable names (validation aliases), which error messages then name.
+    model_config = SettingsConfigDict(
+        case_sensitive=False, extra="ignore", frozen=True, populate_by_name=True
+    )
 
     # No default on purpose: a server that silently talks to localhost would look healthy
     # in a cluster while never finding its model.
-    mlflow_tracking_uri: str = Field(min_length=1)
-    model_name: str = Field(default="traffic-congestion", min_length=1)
-    model_alias: str = Field(default="champion", min_length=1)
-    model_poll_interval_seconds: float = Field(default=10.0, gt=0, le=3600)
+    mlflow_tracking_uri: str = Field(min_length=1, validation_alias=env.MLFLOW_TRACKING_URI)
+    model_name: str = Field(
+        default=registry.DEFAULT_MODEL_NAME, min_length=1, validation_alias=env.MODEL_NAME
+    )
+    # The alias followed: the same variable, and value, training's promote and rollback move.
+    model_alias: str = Field(
+        default=registry.CHAMPION_ALIAS, min_length=1, validation_alias=env.MODEL_ALIAS
+    )
+    model_poll_interval_seconds: float = Field(
+        default=10.0, gt=0, le=3600, validation_alias=env.MODEL_POLL_INTERVAL_SECONDS
+    )
     # A batch above this many rows is refused (422); also the cap of one micro-batch.
     max_batch_rows: int = Field(default=256, ge=1, le=100_000)
     # Bodies above this are refused (413) before they are parsed.

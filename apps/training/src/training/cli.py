@@ -4,60 +4,52 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 
-from training import commands
+from mlops_contract import env
+
+from training import commands, gate
 from training.errors import TrainingError
+from training.settings import Settings, load_settings
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name) or default
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise SystemExit(f"error: environment variable {name}={raw!r} is not a number") from None
-
-
-def _add_gate_flags(p: argparse.ArgumentParser) -> None:
+def _add_gate_flags(p: argparse.ArgumentParser, s: Settings) -> None:
     g = p.add_argument_group("gate (defaults from GATE_* environment variables)")
     g.add_argument(
         "--metric",
-        default=_env("GATE_METRIC", "accuracy"),
-        choices=["accuracy", "f1", "roc_auc"],
-        help="metric the gate compares",
+        default=s.gate_metric,
+        choices=list(gate.METRICS),
+        help=f"metric the gate compares (env {env.GATE_METRIC}, default {gate.DEFAULT_METRIC})",
     )
     g.add_argument(
         "--floor",
         type=float,
-        default=_env_float("GATE_FLOOR", 0.7),
-        help="absolute minimum for the metric (default 0.7)",
+        default=s.gate_floor,
+        help=f"absolute minimum for the metric (env {env.GATE_FLOOR}, "
+        f"default {gate.DEFAULT_FLOOR:g})",
     )
     g.add_argument(
         "--max-regression",
         type=float,
-        default=_env_float("GATE_MAX_REGRESSION", 0.02),
-        help="largest tolerated drop vs the champion (default 0.02)",
+        default=s.gate_max_regression,
+        help=f"largest tolerated drop vs the champion (env {env.GATE_MAX_REGRESSION}, "
+        f"default {gate.DEFAULT_MAX_REGRESSION:g})",
     )
     g.add_argument(
         "--max-latency-ms-per-row",
         type=float,
-        default=_env_float("GATE_MAX_LATENCY_MS_PER_ROW", 5.0),
-        help="per-row batch predict budget in ms (default 5.0)",
+        default=s.gate_max_latency_ms_per_row,
+        help=f"per-row batch predict budget in ms (env {env.GATE_MAX_LATENCY_MS_PER_ROW}, "
+        f"default {gate.DEFAULT_MAX_LATENCY_MS_PER_ROW:g})",
     )
     h = p.add_argument_group("holdout (scored by candidate and champion alike)")
     h.add_argument(
         "--holdout",
-        default=os.environ.get("TRAINING_HOLDOUT_DATA"),
-        help="CSV/Parquet path or s3:// URI; default a fresh synthetic sample",
+        default=s.holdout_data,
+        help=f"CSV/Parquet path or s3:// URI (env {env.TRAINING_HOLDOUT_DATA}); "
+        "default a fresh synthetic sample",
     )
     h.add_argument("--holdout-rows", type=int, default=2000, help="synthetic holdout rows")
     h.add_argument(
@@ -74,12 +66,12 @@ def _add_gate_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_train_flags(p: argparse.ArgumentParser) -> None:
+def _add_train_flags(p: argparse.ArgumentParser, s: Settings) -> None:
     d = p.add_argument_group("data")
     d.add_argument(
         "--data",
-        default=os.environ.get("TRAINING_DATA"),
-        help="CSV/Parquet path or s3://bucket/key (env TRAINING_DATA); "
+        default=s.training_data,
+        help=f"CSV/Parquet path or s3://bucket/key (env {env.TRAINING_DATA}); "
         "default the synthetic generator",
     )
     d.add_argument("--rows", type=int, default=5000, help="synthetic rows (default 5000)")
@@ -87,8 +79,8 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
     d.add_argument(
         "--drift",
         type=float,
-        default=_env_float("TRAINING_DRIFT", 0.0),
-        help="synthetic drift knob in [0, 1] (env TRAINING_DRIFT, default 0)",
+        default=s.drift,
+        help=f"synthetic drift knob in [0, 1] (env {env.TRAINING_DRIFT}, default 0)",
     )
     m = p.add_argument_group("model")
     m.add_argument("--n-estimators", type=int, default=100, help="trees in the forest")
@@ -98,54 +90,75 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
     m.add_argument(
         "--experiment",
         default=None,
-        help="MLflow experiment (env MLFLOW_EXPERIMENT_NAME, default MODEL_NAME)",
+        help=f"MLflow experiment (env {env.MLFLOW_EXPERIMENT_NAME}, default {env.MODEL_NAME})",
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser: one subcommand per job step, every one with --help."""
+def _default(field: str) -> object:
+    """A setting's built-in default (what applies when its variable is unset), for --help."""
+    return Settings.model_fields[field].default
+
+
+def build_parser(s: Settings) -> argparse.ArgumentParser:
+    """The parser: one subcommand per job step, every one with --help; defaults from settings."""
     parser = argparse.ArgumentParser(
         prog="python -m training",
-        description="Train, register, gate, promote and roll back the traffic-congestion model. "
-        "MLflow and S3 come from MLFLOW_TRACKING_URI, MLFLOW_S3_ENDPOINT_URL and AWS_*; "
-        "the model name from MODEL_NAME (default traffic-congestion).",
+        description=f"Train, register, gate, promote and roll back the {s.model_name} model. "
+        f"MLflow and S3 come from {env.MLFLOW_TRACKING_URI}, {env.S3_ENDPOINT_URL} and AWS_*; "
+        f"the model from {env.MODEL_NAME} (default {_default('model_name')}) and the alias "
+        f"promote and rollback move from {env.MODEL_ALIAS} (default {_default('model_alias')}).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("train", help="train, log and register a new version (not promoted)")
-    _add_train_flags(p)
-    p = sub.add_parser("promote", help="gate a version against the champion; move aliases on pass")
+    _add_train_flags(p, s)
+    p = sub.add_parser(
+        "promote", help=f"gate a version against @{s.model_alias}; move aliases on pass"
+    )
     p.add_argument("--version", default=None, help="version to gate (default: the newest)")
-    _add_gate_flags(p)
-    sub.add_parser("rollback", help="point champion back at previous")
-    p = sub.add_parser("status", help="champion, previous and latest versions")
+    _add_gate_flags(p, s)
+    sub.add_parser("rollback", help=f"point {s.model_alias} back at previous")
+    p = sub.add_parser("status", help=f"{s.model_alias}, previous and latest versions")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p = sub.add_parser("retrain", help="CronJob entrypoint: decide, train, gate, promote")
-    p.add_argument(
-        "--policy",
-        default=_env("RETRAIN_POLICY", "always"),
-        help="comma-separated triggers: always, drift, accuracy (env RETRAIN_POLICY)",
-    )
-    p.add_argument(
-        "--max-psi",
-        type=float,
-        default=_env_float("RETRAIN_MAX_PSI", 0.2),
-        help="drift trigger: max feature PSI above this retrains (default 0.2)",
-    )
-    p.add_argument(
-        "--max-accuracy-drop",
-        type=float,
-        default=_env_float("RETRAIN_MAX_ACCURACY_DROP", 0.05),
-        help="accuracy trigger: offline minus online above this retrains (0.05)",
-    )
-    _add_train_flags(p)
-    _add_gate_flags(p)
+    _add_retrain_flags(p, s)
+    _add_train_flags(p, s)
+    _add_gate_flags(p, s)
     return parser
 
 
+def _add_retrain_flags(p: argparse.ArgumentParser, s: Settings) -> None:
+    r = p.add_argument_group("retrain triggers (mlops_contract.triggers; any one suffices)")
+    r.add_argument(
+        "--policy",
+        default=s.retrain_policy,
+        help=f"comma-separated triggers: always, drift, accuracy (env {env.RETRAIN_POLICY}, "
+        f"default {_default('retrain_policy')})",
+    )
+    r.add_argument(
+        "--max-psi",
+        type=float,
+        default=s.retrain_max_psi,
+        help=f"drift: the largest feature PSI above this retrains (env {env.RETRAIN_MAX_PSI})",
+    )
+    r.add_argument(
+        "--max-accuracy-drop",
+        type=float,
+        default=s.retrain_max_accuracy_drop,
+        help="accuracy: online accuracy more than this fraction below offline retrains "
+        f"(env {env.RETRAIN_MAX_ACCURACY_DROP})",
+    )
+    r.add_argument(
+        "--min-labelled",
+        type=int,
+        default=s.retrain_min_labelled,
+        help="accuracy: fewer labelled feedback rows than this never retrain "
+        f"(env {env.RETRAIN_MIN_LABELLED})",
+    )
+
+
 def _quiet_libraries() -> None:
-    # Library chatter would bury the progress lines and the single error line.
-    # MLflow configures its loggers at import (which happens later, lazily) from this variable.
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    # Library chatter would bury the progress lines and the single error line. (MLflow resets
+    # its own logger's level at import from MLFLOW_LOGGING_LEVEL: training.__main__ sets that.)
     for name in ("mlflow", "urllib3", "botocore", "alembic"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
@@ -160,10 +173,17 @@ def _progress(command: str) -> Callable[[str], None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; return the process exit code (0 ok, 1 failed, 3 rejected by the gate)."""
-    args = build_parser().parse_args(argv)
+    """Run one command; return the process exit code (0 ok, 1 failed, 3 rejected by the gate).
+
+    The environment is read once, here, into Settings; everything below gets it as an argument.
+    """
+    try:
+        settings = load_settings()
+    except TrainingError as exc:
+        return _fail(str(exc))
+    args = build_parser(settings).parse_args(argv)
     _quiet_libraries()
-    handlers: dict[str, Callable[[argparse.Namespace, Callable[[str], None]], int]] = {
+    handlers: dict[str, commands.Command] = {
         "train": commands.train,
         "promote": commands.promote,
         "rollback": commands.rollback,
@@ -171,15 +191,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "retrain": commands.retrain,
     }
     try:
-        return handlers[args.command](args, _progress(args.command))
+        return handlers[args.command](args, settings, _progress(args.command))
     except TrainingError as exc:
         return _fail(str(exc))
-    except ValueError as exc:  # option validation in GatePolicy / RetrainPolicy
+    except ValueError as exc:  # option validation in GatePolicy and the contract's triggers
         return _fail(f"invalid option: {exc}")
     except KeyboardInterrupt:
         return _fail("interrupted")
     except Exception as exc:  # the last line of defence: one line, never a traceback
-        return _fail(commands.describe_failure(exc))
+        return _fail(commands.describe_failure(exc, settings))
 
 
 def _fail(message: str) -> int:

@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from mlops_contract import env
+
 from training import data, gate, health, monitoring
+from training import retrain as retrain_decision
 from training.errors import TrainingError
-from training.retrain import RetrainPolicy, should_retrain
+from training.settings import Settings
 
 if TYPE_CHECKING:
-    from training import model, tracking
+    from training import model, recipe, tracking
+    from training.storage import S3Config
 
 # mlflow and scikit-learn cost seconds to import, so each command imports what it needs
 # inside its function: `retrain` that skips, and most failures, never load them at all.
 
 Progress = Callable[[str], None]
-DEFAULT_MODEL_NAME = "traffic-congestion"
+Command = Callable[[argparse.Namespace, Settings, Progress], int]
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_REJECTED = 3
@@ -33,17 +36,12 @@ def print_json(payload: Any) -> None:
     sys.stdout.write("\n")
 
 
-def model_name() -> str:
-    """MODEL_NAME, default `traffic-congestion`."""
-    return os.environ.get("MODEL_NAME") or DEFAULT_MODEL_NAME
-
-
-def describe_failure(exc: BaseException) -> str:
+def describe_failure(exc: BaseException, settings: Settings | None) -> str:
     """One line naming what failed, for errors that escaped as library exceptions."""
     mlflow_exceptions = sys.modules.get("mlflow.exceptions")
     botocore_exceptions = sys.modules.get("botocore.exceptions")
     if mlflow_exceptions is not None and isinstance(exc, mlflow_exceptions.MlflowException):
-        uri = os.environ.get("MLFLOW_TRACKING_URI", "(unset)")
+        uri = (settings.mlflow_tracking_uri if settings else None) or "(unset)"
         first = (str(exc.message).strip().splitlines() or [type(exc).__name__])[0]
         if "Max retries exceeded" in first or "Connection refused" in first:
             first = "connection refused or unreachable"
@@ -53,21 +51,34 @@ def describe_failure(exc: BaseException) -> str:
     ):
         from training import storage
 
-        return storage.describe(exc)
+        cfg = storage.S3Config() if settings is None else storage.S3Config.from_settings(settings)
+        return storage.describe(exc, cfg)
     text = (str(exc).strip().splitlines() or [""])[0]
     return f"unexpected {type(exc).__name__}: {text[:300]}"
 
 
-def _train_spec(args: argparse.Namespace) -> data.DataSpec:
-    return data.DataSpec(source=args.data, rows=args.rows, seed=args.seed, drift=args.drift)
+def _s3(settings: Settings) -> S3Config:
+    from training.storage import S3Config
+
+    return S3Config.from_settings(settings)
 
 
-def _holdout_spec(args: argparse.Namespace, drift: float) -> data.DataSpec:
+def _train_spec(args: argparse.Namespace, settings: Settings) -> data.DataSpec:
+    return data.DataSpec(
+        source=args.data, rows=args.rows, seed=args.seed, drift=args.drift, s3=_s3(settings)
+    )
+
+
+def _holdout_spec(args: argparse.Namespace, settings: Settings, drift: float) -> data.DataSpec:
     # A fresh seed each run unless pinned: the gate should not be tuned to one sample.
     seed = args.holdout_seed if args.holdout_seed is not None else secrets.randbelow(2**31)
     holdout_drift = args.holdout_drift if args.holdout_drift is not None else drift
     return data.DataSpec(
-        source=args.holdout, rows=args.holdout_rows, seed=seed, drift=holdout_drift
+        source=args.holdout,
+        rows=args.holdout_rows,
+        seed=seed,
+        drift=holdout_drift,
+        s3=_s3(settings),
     )
 
 
@@ -92,32 +103,43 @@ def _policy(args: argparse.Namespace) -> gate.GatePolicy:
     )
 
 
-def _experiment(args: argparse.Namespace) -> str:
-    return args.experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME") or model_name()
+def _check_mlflow(settings: Settings) -> str:
+    """The tracking URI, once MLflow answers /health (cheap, before the slow imports)."""
+    return health.check_mlflow(settings.require_tracking_uri(), settings.mlflow_connect_timeout)
 
 
-def _train_version(args: argparse.Namespace, progress: Progress) -> tracking.RegisteredVersion:
-    """Cheap checks first (MLflow answers, data valid), then the slow imports and the work."""
-    uri = health.check_mlflow()
-    df, name = _train_spec(args).load()
-    progress(f"loaded dataset {name}: {len(df)} rows")
+def _target(args: argparse.Namespace, settings: Settings, uri: str) -> recipe.Target:
     from training import recipe, tracking
 
-    tracking.connect()
-    progress(f"MLflow at {uri}, model {model_name()}")
-    return recipe.train(
-        df,
-        name,
-        _params(args),
-        model_name=model_name(),
-        experiment=_experiment(args),
-        progress=progress,
+    return recipe.Target(
+        client=tracking.client(uri),
+        tracking_uri=uri,
+        model_name=settings.model_name,
+        alias=settings.model_alias,
+        experiment=getattr(args, "experiment", None) or settings.experiment(),
+        bucket=settings.datasets_bucket,
+        s3=_s3(settings),
+        commit=tracking.git_commit(settings.git_commit),
     )
 
 
-def train(args: argparse.Namespace, progress: Progress) -> int:
+def _train_version(
+    args: argparse.Namespace, settings: Settings, progress: Progress
+) -> tuple[recipe.Target, tracking.RegisteredVersion]:
+    """Cheap checks first (MLflow answers, data valid), then the slow imports and the work."""
+    uri = _check_mlflow(settings)
+    df, name = _train_spec(args, settings).load()
+    progress(f"loaded dataset {name}: {len(df)} rows")
+    from training import recipe
+
+    target = _target(args, settings, uri)
+    progress(f"MLflow at {uri}, model {target.model_name}")
+    return target, recipe.train(df, name, _params(args), target=target, progress=progress)
+
+
+def train(args: argparse.Namespace, settings: Settings, progress: Progress) -> int:
     """`train`: register a new version; never touches aliases."""
-    _train_version(args, progress)
+    _train_version(args, settings, progress)
     return EXIT_OK
 
 
@@ -126,20 +148,16 @@ def _report(decision: gate.Decision, progress: Progress) -> None:
     progress(f"{verdict}: {decision.reason}")
 
 
-def promote(args: argparse.Namespace, progress: Progress) -> int:
+def promote(args: argparse.Namespace, settings: Settings, progress: Progress) -> int:
     """`promote`: gate a version; exit 3 when the gate rejects it."""
-    health.check_mlflow()
-    from mlflow.tracking import MlflowClient
-
-    from training import recipe, tracking
+    uri = _check_mlflow(settings)
+    from training import recipe
 
     policy = _policy(args)
-    tracking.connect()
     decision = recipe.promote(
-        MlflowClient(),
-        model_name=model_name(),
+        target=_target(args, settings, uri),
         version=args.version,
-        holdout=_holdout_spec(args, 0.0),
+        holdout=_holdout_spec(args, settings, 0.0),
         policy=policy,
         progress=progress,
     )
@@ -147,17 +165,15 @@ def promote(args: argparse.Namespace, progress: Progress) -> int:
     return EXIT_OK if decision.promote else EXIT_REJECTED
 
 
-def rollback(args: argparse.Namespace, progress: Progress) -> int:
-    """`rollback`: champion <- previous."""
-    health.check_mlflow()
-    from mlflow.tracking import MlflowClient
-
+def rollback(args: argparse.Namespace, settings: Settings, progress: Progress) -> int:
+    """`rollback`: the alias serving follows <- previous."""
+    uri = _check_mlflow(settings)
     from training import registry, tracking
 
     del args
-    tracking.connect()
-    demoted, restored = registry.rollback(MlflowClient(), model_name())
-    progress(f"champion {demoted or '(none)'} -> {restored}; alias previous removed")
+    alias = settings.model_alias
+    demoted, restored = registry.rollback(tracking.client(uri), settings.model_name, alias)
+    progress(f"{alias} {demoted or '(none)'} -> {restored}; alias {registry.PREVIOUS} removed")
     return EXIT_OK
 
 
@@ -171,71 +187,71 @@ def _line(label: str, v: dict[str, Any] | None) -> str:
     )
 
 
-def status(args: argparse.Namespace, progress: Progress) -> int:
-    """`status`: champion, previous, latest (human or --json)."""
-    health.check_mlflow()
-    from mlflow.tracking import MlflowClient
-
+def status(args: argparse.Namespace, settings: Settings, progress: Progress) -> int:
+    """`status`: champion (the alias's version), previous, latest (human or --json)."""
+    uri = _check_mlflow(settings)
     from training import registry, tracking
 
     del progress
-    tracking.connect()
-    report = registry.status(MlflowClient(), model_name())
+    report = registry.status(tracking.client(uri), settings.model_name, settings.model_alias)
     if args.json:
         print_json(report)
         return EXIT_OK
-    print(f"model {report['model']} ({report['versions']} versions)")
+    print(f"model {report['model']} ({report['versions']} versions, alias {report['alias']})")
     for label in ("champion", "previous", "latest"):
         print(_line(label, report[label]))
     return EXIT_OK
 
 
-def retrain(args: argparse.Namespace, progress: Progress) -> int:
+def retrain(args: argparse.Namespace, settings: Settings, progress: Progress) -> int:
     """`retrain`: decide from Prometheus, then train, gate, promote; push the outcome."""
     started = monitoring.now()
     outcome = "failed"
     try:
-        outcome = _retrain(args, progress)
+        outcome = _retrain(args, settings, progress)
         return EXIT_OK
     finally:
-        gateway = os.environ.get("PUSHGATEWAY_URL")
+        gateway = settings.pushgateway_url
         if gateway:
             try:
                 monitoring.push_outcome(gateway, outcome, started, monitoring.now())
                 progress(f"pushed outcome {outcome} to {gateway}")
             except TrainingError as exc:
                 # Losing the report must not turn a good run into a failed one; the
-                # staleness alert on retrain_last_run_timestamp_seconds covers it.
+                # staleness alert on the last-run timestamp covers it.
                 print(f"warning: {exc}", flush=True)
 
 
-def _retrain(args: argparse.Namespace, progress: Progress) -> str:
-    policy = RetrainPolicy.parse(args.policy, args.max_psi, args.max_accuracy_drop)
+def _retrain(args: argparse.Namespace, settings: Settings, progress: Progress) -> str:
+    triggers = retrain_decision.parse(
+        args.policy, args.max_psi, args.max_accuracy_drop, args.min_labelled
+    )
     gate_policy = _policy(args)
     signals = None
-    prom = os.environ.get("PROMETHEUS_URL", "").strip()
-    if policy.needs_prometheus and not prom:
-        raise TrainingError(f"PROMETHEUS_URL is not set; policy {args.policy!r} needs it")
+    prom = (settings.prometheus_url or "").strip()
+    if retrain_decision.needs_prometheus(triggers) and not prom:
+        raise TrainingError(
+            f"{env.PROMETHEUS_URL} is not set; policy {args.policy!r} needs it "
+            "(set it to the Prometheus server URL, or use --policy always)"
+        )
     if prom:
         signals = monitoring.read_signals(prom)
         progress(
             f"Prometheus at {prom}: max_psi={signals.max_psi} "
-            f"online_accuracy={signals.online_accuracy} offline_accuracy={signals.offline_accuracy}"
+            f"online_accuracy={signals.online_accuracy} "
+            f"offline_accuracy={signals.offline_accuracy} labelled={signals.labelled}"
         )
-    go, reason = should_retrain(policy, signals)
+    go, reason = retrain_decision.should_retrain(triggers, signals)
     progress(f"decision: {'retrain' if go else 'skip'} ({reason})")
     if not go:
         return "skipped"
-    from mlflow.tracking import MlflowClient
-
-    registered = _train_version(args, progress)
+    target, registered = _train_version(args, settings, progress)
     from training import recipe
 
     decision = recipe.promote(
-        MlflowClient(),
-        model_name=model_name(),
+        target=target,
         version=registered.version,
-        holdout=_holdout_spec(args, args.drift),
+        holdout=_holdout_spec(args, settings, args.drift),
         policy=gate_policy,
         progress=progress,
     )

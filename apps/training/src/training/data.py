@@ -91,15 +91,18 @@ def synthetic_name(rows: int, seed: int, drift: float) -> str:
     return f"{SYNTHETIC_PREFIX}:rows={rows},seed={seed},drift={drift:g}"
 
 
-def read(source: str) -> pd.DataFrame:
-    """Read a CSV or Parquet dataset from `s3://bucket/key` or a local path (by file suffix)."""
+def read(source: str, s3: storage.S3Config | None = None) -> pd.DataFrame:
+    """Read a CSV or Parquet dataset from `s3://bucket/key` or a local path (by file suffix).
+
+    An `s3://` source is read from the store s3 names (boto3's defaults when None).
+    """
     suffix = Path(source.split("?", 1)[0]).suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
         raise TrainingError(
             f"dataset {source}: unsupported file type {suffix or '(none)'!r}; use .csv or .parquet"
         )
     if source.startswith("s3://"):
-        raw = storage.read_bytes(source)
+        raw = storage.read_bytes(source, s3 or storage.S3Config())
     else:
         path = Path(source)
         if not path.is_file():
@@ -172,7 +175,12 @@ def _coerce(series: pd.Series, column: str, source: str) -> pd.Series:
 
 
 def load(
-    source: str | None, *, rows: int = 5000, seed: int = 0, drift: float = 0.0
+    source: str | None,
+    *,
+    rows: int = 5000,
+    seed: int = 0,
+    drift: float = 0.0,
+    s3: storage.S3Config | None = None,
 ) -> tuple[pd.DataFrame, str]:
     """Load and validate a dataset: a file/S3 source, or the synthetic generator when None.
 
@@ -182,7 +190,7 @@ def load(
     if source is None or source == SYNTHETIC_PREFIX:
         name = synthetic_name(rows, seed, drift)
         return validate(generate(rows, seed, drift), name), name
-    return validate(read(source), source), source
+    return validate(read(source, s3), source), source
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -193,7 +201,8 @@ class DataSpec:
     rows: int = 5000
     seed: int = 0
     drift: float = 0.0
+    s3: storage.S3Config | None = None
 
     def load(self) -> tuple[pd.DataFrame, str]:
         """Read and validate the dataset; return it with its name."""
-        return load(self.source, rows=self.rows, seed=self.seed, drift=self.drift)
+        return load(self.source, rows=self.rows, seed=self.seed, drift=self.drift, s3=self.s3)

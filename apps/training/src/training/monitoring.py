@@ -7,18 +7,20 @@ import time
 from dataclasses import dataclass
 
 import requests
+from mlops_contract import metrics as m
+from mlops_contract import signals
 from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway
 
 from training.errors import TrainingError
 
-# Metric names from docs/contracts.md (exported by serving). A pod that has had no feedback
-# yet exports NaN; `>= 0` drops those series (NaN compares false) so one idle replica cannot
-# turn the fleet's average into NaN and hide an accuracy drop.
-DRIFT_QUERY = "max(serving_feature_drift_psi >= 0)"
-ONLINE_ACCURACY_QUERY = "avg(serving_online_accuracy_ratio >= 0)"
-OFFLINE_ACCURACY_QUERY = "avg(serving_model_offline_accuracy_ratio >= 0)"
-OUTCOMES = ("skipped", "promoted", "rejected", "failed")
-PUSH_JOB = "retrain"
+# The contract's signal expressions, the ones the recording rules record, so retrain decides on
+# the same figures the alerts show. The drift signal is the largest PSI over every feature.
+DRIFT_QUERY = f"max({signals.max_psi()})"
+ONLINE_ACCURACY_QUERY = signals.online_accuracy()
+OFFLINE_ACCURACY_QUERY = signals.offline_accuracy()
+LABELLED_QUERY = signals.labelled_feedback()
+OUTCOMES = m.RETRAIN_OUTCOMES
+PUSH_JOB = m.JOB_RETRAIN
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +30,8 @@ class Signals:
     max_psi: float | None
     online_accuracy: float | None
     offline_accuracy: float | None
+    # Labelled feedback rows over signals.LABELLED_WINDOW: the accuracy drop's minimum-rows guard.
+    labelled: float | None
 
 
 def query_scalar(base_url: str, promql: str, timeout: float = 5.0) -> float | None:
@@ -55,38 +59,35 @@ def query_scalar(base_url: str, promql: str, timeout: float = 5.0) -> float | No
 
 
 def read_signals(base_url: str) -> Signals:
-    """Max drift PSI over features and pods, and online vs offline accuracy."""
+    """Max drift PSI over features and pods, online vs offline accuracy, labelled rows."""
     return Signals(
         max_psi=query_scalar(base_url, DRIFT_QUERY),
         online_accuracy=query_scalar(base_url, ONLINE_ACCURACY_QUERY),
         offline_accuracy=query_scalar(base_url, OFFLINE_ACCURACY_QUERY),
+        labelled=query_scalar(base_url, LABELLED_QUERY),
     )
 
 
 def push_outcome(gateway_url: str, outcome: str, started: float, finished: float) -> None:
-    """Push the run's outcome (contracts.md, job="retrain"); pushadd keeps the last success time.
+    """Push the run's outcome (job PUSH_JOB); pushadd keeps the last success time.
 
-    `retrain_last_success_timestamp_seconds` is only pushed when the run succeeded, and
+    The last-success timestamp is only pushed when the run succeeded, and
     pushadd (POST) replaces only the metrics pushed, so a failure leaves it in place.
     """
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
     reg = CollectorRegistry()
-    Gauge(
-        "retrain_last_run_timestamp_seconds", "When the last retrain run finished.", registry=reg
-    ).set(finished)
-    Gauge("retrain_last_duration_seconds", "Duration of the last retrain run.", registry=reg).set(
+    Gauge(m.RETRAIN_LAST_RUN, "When the last retrain run finished.", registry=reg).set(finished)
+    Gauge(m.RETRAIN_LAST_DURATION, "Duration of the last retrain run.", registry=reg).set(
         finished - started
     )
     Gauge(
-        "retrain_last_outcome", "Outcome of the last retrain run (=1).", ["outcome"], registry=reg
+        m.RETRAIN_LAST_OUTCOME, "Outcome of the last retrain run (=1).", ["outcome"], registry=reg
     ).labels(outcome=outcome).set(1)
     if outcome != "failed":
-        Gauge(
-            "retrain_last_success_timestamp_seconds",
-            "When the last retrain run succeeded.",
-            registry=reg,
-        ).set(finished)
+        Gauge(m.RETRAIN_LAST_SUCCESS, "When the last retrain run succeeded.", registry=reg).set(
+            finished
+        )
     try:
         pushadd_to_gateway(gateway_url, job=PUSH_JOB, registry=reg, timeout=5)
     except OSError as exc:

@@ -3,27 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from training import gate, model, registry, snapshot, tracking
+from training import gate, model, registry, snapshot, storage, tracking
 from training.data import DataSpec
 
 Progress = Callable[[str], None]
 
 
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    """Where a job reads and writes: the MLflow server, the model and alias, the object store."""
+
+    client: MlflowClient
+    tracking_uri: str
+    model_name: str
+    alias: str
+    experiment: str
+    bucket: str
+    s3: storage.S3Config
+    commit: str
+
+
 def train(
-    df: pd.DataFrame,
-    name: str,
-    params: model.TrainParams,
-    *,
-    model_name: str,
-    experiment: str,
-    progress: Progress,
+    df: pd.DataFrame, name: str, params: model.TrainParams, *, target: Target, progress: Progress
 ) -> tracking.RegisteredVersion:
     """Snapshot -> fit -> log -> register a validated frame; return the version (not promoted)."""
-    snap = snapshot.snapshot(df, name)
+    model_name = target.model_name
+    snap = snapshot.snapshot(df, name, bucket=target.bucket, s3=target.s3)
     state = "uploaded" if snap.uploaded else "already present"
     progress(f"snapshot {snap.uri} ({state})")
     result = model.train(df, params)
@@ -33,13 +43,15 @@ def train(
         f"test_roc_auc={ev.roc_auc:.4f} on {ev.rows} rows"
     )
     registered = tracking.log_and_register(
+        target.client,
         result,
         dataset=df,
         snap=snap,
         data_name=name,
         params=params,
         model_name=model_name,
-        experiment=experiment,
+        experiment=target.experiment,
+        commit=target.commit,
         progress=progress,
     )
     progress(f"registered {model_name} version {registered.version} (run {registered.run_id})")
@@ -47,21 +59,21 @@ def train(
 
 
 def promote(
-    client: MlflowClient,
     *,
-    model_name: str,
+    target: Target,
     version: str | None,
     holdout: DataSpec,
     policy: gate.GatePolicy,
     progress: Progress,
 ) -> gate.Decision:
     """Score candidate and champion on one fresh holdout, decide, record, move aliases on pass."""
+    client, model_name, uri = target.client, target.model_name, target.tracking_uri
     frame, holdout_name = holdout.load()
     progress(f"holdout {holdout_name}: {len(frame)} rows")
     candidate = registry.get_version(client, model_name, version)
-    champion = registry.by_alias(client, model_name, registry.CHAMPION)
+    champion = registry.by_alias(client, model_name, target.alias)
     if champion is not None and champion.version == candidate.version:
-        note = f"version {candidate.version} of {model_name!r} is already the champion"
+        note = f"version {candidate.version} of {model_name!r} is already @{target.alias}"
         progress(note)
         return gate.Decision(
             promote=True,
@@ -70,13 +82,15 @@ def promote(
             champion_score=None,
             candidate_latency_ms_per_row=float("nan"),
         )
-    cand_eval = model.evaluate(tracking.load_pipeline(model_name, candidate.version), frame)
+    cand_eval = model.evaluate(tracking.load_pipeline(uri, model_name, candidate.version), frame)
     progress(
         f"candidate v{candidate.version}: {policy.metric}={cand_eval.metric(policy.metric):.4f}"
     )
     champ_eval = None
     if champion is not None:
-        champ_eval = model.evaluate(tracking.load_pipeline(model_name, champion.version), frame)
+        champ_eval = model.evaluate(
+            tracking.load_pipeline(uri, model_name, champion.version), frame
+        )
         progress(
             f"champion v{champion.version}: {policy.metric}={champ_eval.metric(policy.metric):.4f}"
         )
@@ -90,5 +104,5 @@ def promote(
     )
     registry.record_decision(client, model_name, str(candidate.version), record)
     if decision.promote:
-        registry.move_champion(client, model_name, str(candidate.version))
+        registry.move_champion(client, model_name, str(candidate.version), target.alias)
     return decision

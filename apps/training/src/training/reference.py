@@ -10,10 +10,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from mlops_contract import registry as contract
 
 from training.data import CATEGORICAL_FEATURES, FEATURES
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = contract.DRIFT_REFERENCE_SCHEMA
 DEFAULT_BINS = 10
 
 

@@ -1,12 +1,13 @@
 """Aliases and decision tags in the MLflow model registry.
 
-Alias moves are ordered so that a crash between two calls never leaves serving on a version
-the gate did not pass:
+The alias moved is the one serving follows (MODEL_ALIAS, default `champion`; called the
+champion below); the previous one is kept under the contract's PREVIOUS_ALIAS. Alias moves are
+ordered so that a crash between two calls never leaves serving on a version the gate did not pass:
 
-- promote: tag the decision, then `previous` -> old champion, then `champion` -> candidate.
-  A crash after the second call leaves `champion` and `previous` both on the old champion:
-  serving is unchanged and running `promote` again finishes the move.
-- rollback: `champion` -> `previous` first, then `previous` is removed. A crash in between
+- promote: tag the decision, then `previous` -> old champion, then champion -> candidate.
+  A crash after the second call leaves the champion alias and `previous` both on the old
+  champion: serving is unchanged and running `promote` again finishes the move.
+- rollback: champion -> `previous` first, then `previous` is removed. A crash in between
   leaves both on the restored version, which is what was asked for; repeating is harmless.
 """
 
@@ -19,12 +20,12 @@ from typing import Any
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from mlops_contract import registry as contract
 
 from training.errors import TrainingError
 from training.gate import Decision
 
-CHAMPION = "champion"
-PREVIOUS = "previous"
+PREVIOUS = contract.PREVIOUS_ALIAS
 
 
 def _now() -> str:
@@ -96,25 +97,25 @@ def record_decision(client: MlflowClient, name: str, version: str, record: GateR
         client.set_model_version_tag(name, version, key, value)
 
 
-def move_champion(client: MlflowClient, name: str, version: str) -> str | None:
-    """Point `champion` at version, keeping the old champion as `previous`; return the old one."""
-    old = by_alias(client, name, CHAMPION)
+def move_champion(client: MlflowClient, name: str, version: str, alias: str) -> str | None:
+    """Point alias at version, keeping the old one as `previous`; return the old version."""
+    old = by_alias(client, name, alias)
     if old is not None and old.version == version:
         return old.version
     if old is not None:
         client.set_registered_model_alias(name, PREVIOUS, old.version)
-    client.set_registered_model_alias(name, CHAMPION, version)
+    client.set_registered_model_alias(name, alias, version)
     return None if old is None else str(old.version)
 
 
-def rollback(client: MlflowClient, name: str) -> tuple[str, str]:
-    """Point `champion` back at `previous`; return (demoted, restored) versions."""
-    current = by_alias(client, name, CHAMPION)
+def rollback(client: MlflowClient, name: str, alias: str) -> tuple[str, str]:
+    """Point alias back at `previous`; return (demoted, restored) versions."""
+    current = by_alias(client, name, alias)
     target = by_alias(client, name, PREVIOUS)
     if target is None:
         raise TrainingError(f"registered model {name!r} has no {PREVIOUS!r} alias to roll back to")
     demoted = "" if current is None else str(current.version)
-    client.set_registered_model_alias(name, CHAMPION, target.version)
+    client.set_registered_model_alias(name, alias, target.version)
     client.delete_registered_model_alias(name, PREVIOUS)
     stamp = _now()
     client.set_model_version_tag(name, target.version, "rollback.restored_at", stamp)
@@ -138,9 +139,7 @@ def describe_version(client: MlflowClient, mv: ModelVersion) -> dict[str, Any]:
         "aliases": sorted(mv.aliases or []),
         "run_id": mv.run_id,
         "created": mv.creation_timestamp,
-        "metrics": {
-            k: metrics[k] for k in ("test_accuracy", "test_f1", "test_roc_auc") if k in metrics
-        },
+        "metrics": {k: metrics[k] for k in contract.OFFLINE_METRICS if k in metrics},
         "data_digest": digests[0] if digests else None,
         "data_sha256": tags.get("data_sha256"),
         "data_uri": tags.get("data_uri"),
@@ -150,8 +149,8 @@ def describe_version(client: MlflowClient, mv: ModelVersion) -> dict[str, Any]:
     }
 
 
-def status(client: MlflowClient, name: str) -> dict[str, Any]:
-    """Champion, previous and latest versions of a model, described."""
+def status(client: MlflowClient, name: str, alias: str) -> dict[str, Any]:
+    """Champion (the version alias names), previous and latest versions of a model, described."""
     try:
         client.get_registered_model(name)
     except MlflowException as exc:
@@ -159,10 +158,11 @@ def status(client: MlflowClient, name: str) -> dict[str, Any]:
             raise TrainingError(f"registered model {name!r} not found; run `train` first") from exc
         raise
     all_versions = versions(client, name)
-    champion = by_alias(client, name, CHAMPION)
+    champion = by_alias(client, name, alias)
     previous = by_alias(client, name, PREVIOUS)
     return {
         "model": name,
+        "alias": alias,
         "champion": None if champion is None else describe_version(client, champion),
         "previous": None if previous is None else describe_version(client, previous),
         "latest": None if not all_versions else describe_version(client, all_versions[0]),

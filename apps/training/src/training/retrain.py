@@ -1,71 +1,88 @@
-"""The CronJob entrypoint's decision: retrain on schedule, on drift, or on an accuracy drop."""
+"""The CronJob entrypoint's decision: retrain on schedule, on drift, or on an accuracy drop.
+
+Whether a trigger fires is the contract's `fires` (mlops_contract.triggers), the same definition
+the alert rules are built from; this module only adds `always` handling and the reason line.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from mlops_contract import signals as contract_signals
+from mlops_contract.triggers import (
+    POLICY_ACCURACY,
+    POLICY_ALWAYS,
+    POLICY_DRIFT,
+    AccuracyDropTrigger,
+    DriftTrigger,
+    Triggers,
+)
 
 from training.monitoring import Signals
-
-MODES = ("always", "drift", "accuracy")
-
-
-@dataclass(frozen=True, kw_only=True)
-class RetrainPolicy:
-    """Which triggers count (any of them suffices) and their thresholds."""
-
-    modes: tuple[str, ...] = ("always",)
-    max_psi: float = 0.2
-    max_accuracy_drop: float = 0.05
-
-    def __post_init__(self) -> None:
-        """Refuse unknown modes and meaningless thresholds."""
-        unknown = [m for m in self.modes if m not in MODES]
-        if unknown or not self.modes:
-            raise ValueError(
-                f"retrain policy must be a comma-separated subset of {', '.join(MODES)}, "
-                f"got {','.join(self.modes) or '(empty)'}"
-            )
-        if self.max_psi <= 0 or self.max_accuracy_drop < 0:
-            raise ValueError("retrain thresholds: max_psi must be > 0, max_accuracy_drop >= 0")
-
-    @classmethod
-    def parse(cls, modes: str, max_psi: float, max_accuracy_drop: float) -> RetrainPolicy:
-        """Build from the flag/env form, e.g. `drift,accuracy`."""
-        parts = tuple(m.strip() for m in modes.split(",") if m.strip())
-        return cls(modes=parts, max_psi=max_psi, max_accuracy_drop=max_accuracy_drop)
-
-    @property
-    def needs_prometheus(self) -> bool:
-        """Only the drift and accuracy triggers read Prometheus."""
-        return any(m != "always" for m in self.modes)
+from training.settings import parse_policy
 
 
-def should_retrain(policy: RetrainPolicy, signals: Signals | None) -> tuple[bool, str]:
+def parse(policy: str, max_psi: float, max_accuracy_drop: float, min_labelled: int) -> Triggers:
+    """Build the triggers from the flag/env form, e.g. `drift,accuracy`; ValueError if invalid."""
+    return Triggers(
+        policy=parse_policy(policy),
+        drift=DriftTrigger(max_psi=max_psi),
+        accuracy=AccuracyDropTrigger(max_drop=max_accuracy_drop, min_labelled=min_labelled),
+    )
+
+
+def needs_prometheus(triggers: Triggers) -> bool:
+    """Only the drift and accuracy triggers read Prometheus."""
+    return any(p != POLICY_ALWAYS for p in triggers.policy)
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:.1f}%"
+
+
+def _drift(trigger: DriftTrigger, psi: float | None) -> tuple[bool, str]:
+    if psi is None:
+        return False, "no drift data (no drift PSI series)"
+    if trigger.fires(psi):
+        return True, f"drift: max PSI {psi:.3f} > {trigger.max_psi:.3f}"
+    return False, f"max PSI {psi:.3f} <= {trigger.max_psi:.3f}"
+
+
+def _accuracy(trigger: AccuracyDropTrigger, s: Signals) -> tuple[bool, str]:
+    online, offline, labelled = s.online_accuracy, s.offline_accuracy, s.labelled
+    if online is None or offline is None or offline <= 0:
+        return False, "no online/offline accuracy data yet"
+    rows = 0.0 if labelled is None else labelled
+    limit = f"{trigger.max_drop * 100:g}%"
+    if rows < trigger.min_labelled:
+        return False, (
+            f"only {rows:.0f} labelled rows in the last {contract_signals.LABELLED_WINDOW} "
+            f"(< {trigger.min_labelled}): online accuracy is not measured yet"
+        )
+    drop = trigger.relative_drop(online, offline)
+    figures = (
+        f"online {online:.2f} is {_percent(drop)} below offline {offline:.2f}"
+        if drop >= 0
+        else f"online {online:.2f} is {_percent(-drop)} above offline {offline:.2f}"
+    )
+    if trigger.fires(online=online, offline=offline, labelled=labelled):
+        return True, f"accuracy drop: {figures} (> {limit}), {rows:.0f} labelled rows"
+    return False, f"{figures} (<= {limit}), {rows:.0f} labelled rows"
+
+
+def should_retrain(triggers: Triggers, signals: Signals | None) -> tuple[bool, str]:
     """Decide and say why; the first trigger that fires wins."""
-    reasons: list[str] = []
-    if "always" in policy.modes:
+    if POLICY_ALWAYS in triggers.policy:
         return True, "policy 'always': scheduled retrain"
     if signals is None:
         return False, "no signals read from Prometheus"
-    if "drift" in policy.modes:
-        if signals.max_psi is None:
-            reasons.append("no drift data (serving_feature_drift_psi has no series)")
-        elif signals.max_psi > policy.max_psi:
-            return True, f"drift: max PSI {signals.max_psi:.3f} > {policy.max_psi:.3f}"
+    reasons: list[str] = []
+    for policy in (POLICY_DRIFT, POLICY_ACCURACY):
+        if policy not in triggers.policy:
+            continue
+        if policy == POLICY_DRIFT:
+            fires, reason = _drift(triggers.drift, signals.max_psi)
         else:
-            reasons.append(f"max PSI {signals.max_psi:.3f} <= {policy.max_psi:.3f}")
-    if "accuracy" in policy.modes:
-        online, offline = signals.online_accuracy, signals.offline_accuracy
-        if online is None or offline is None:
-            reasons.append("no online/offline accuracy data yet")
-        elif offline - online > policy.max_accuracy_drop:
-            return True, (
-                f"accuracy drop: online {online:.3f} vs offline {offline:.3f} "
-                f"(> {policy.max_accuracy_drop:.3f})"
-            )
-        else:
-            reasons.append(
-                f"online accuracy {online:.3f} within {policy.max_accuracy_drop:.3f} "
-                f"of offline {offline:.3f}"
-            )
+            fires, reason = _accuracy(triggers.accuracy, signals)
+        if fires:
+            return True, reason
+        reasons.append(reason)
     return False, "; ".join(reasons)

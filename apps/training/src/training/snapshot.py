@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
 from dataclasses import dataclass
 
@@ -14,7 +13,6 @@ import pyarrow.parquet as pq
 
 from training import storage
 
-DEFAULT_BUCKET = "datasets"
 # MLflow caps a dataset digest at 36 characters, so the logged digest is a 128-bit prefix
 # of the sha256; the full hash is in the snapshot URI and the `data_sha256` tags.
 MLFLOW_DIGEST_CHARS = 32
@@ -67,18 +65,13 @@ def slug(name: str) -> str:
     return cleaned[:100] or "dataset"
 
 
-def bucket() -> str:
-    """The datasets bucket (DATASETS_BUCKET, default `datasets`)."""
-    return os.environ.get("DATASETS_BUCKET") or DEFAULT_BUCKET
-
-
-def snapshot(df: pd.DataFrame, name: str) -> Snapshot:
-    """Upload a frame as `s3://<DATASETS_BUCKET>/<name>/<sha256>.parquet` unless already there."""
+def snapshot(df: pd.DataFrame, name: str, *, bucket: str, s3: storage.S3Config) -> Snapshot:
+    """Upload a frame as `s3://<bucket>/<name>/<sha256>.parquet` unless already there."""
     body = canonical_parquet(df)
     digest = hashlib.sha256(body).hexdigest()
-    target_bucket = bucket()
+    target_bucket = bucket
     key = f"{slug(name)}/{digest}.parquet"
-    uploaded = storage.put_if_absent(target_bucket, key, body)
+    uploaded = storage.put_if_absent(target_bucket, key, body, s3)
     return Snapshot(
         uri=f"s3://{target_bucket}/{key}", sha256=digest, rows=len(df), uploaded=uploaded
     )

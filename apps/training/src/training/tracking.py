@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
 import sys
+import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -16,24 +18,20 @@ import numpy as np
 import pandas as pd
 import skops.io
 from mlflow.data.pandas_dataset import from_pandas
+from mlflow.entities import DatasetInput, InputTag, Metric, Param
+from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+from mlops_contract import registry as contract
 
-from training import health, plots, reference
+from training import plots, reference
 from training.data import FEATURES, TARGET
 from training.errors import TrainingError
 from training.model import TrainParams, TrainResult
 from training.snapshot import Snapshot, slug
 
-# Client-side defaults that make an unreachable server fail in seconds (MLflow's own defaults
-# retry 7 times with exponential backoff and wait up to 120 s per request). Users override
-# them by setting the variables.
-FAIL_FAST_DEFAULTS = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
-}
 MODEL_ARTIFACT = "model"
-REFERENCE_ARTIFACT = "drift/reference.json"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,19 +43,15 @@ class RegisteredVersion:
     run_id: str
 
 
-def connect() -> str:
-    """Apply fail-fast client defaults, check the server answers, and point MLflow at it."""
-    for key, value in FAIL_FAST_DEFAULTS.items():
-        os.environ.setdefault(key, value)
-    uri = health.check_mlflow()
-    mlflow.set_tracking_uri(uri)
-    return uri
+def client(uri: str) -> MlflowClient:
+    """A client bound to one MLflow server for tracking and registry alike (no global URI)."""
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def git_commit() -> str:
+def git_commit(configured: str | None) -> str:
     """The code version: GIT_COMMIT if set (images bake it in), else `git rev-parse HEAD`."""
-    if commit := os.environ.get("GIT_COMMIT", "").strip():
-        return commit
+    if configured and configured.strip():
+        return configured.strip()
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"],  # noqa: S607 - git from PATH is the point
@@ -85,7 +79,31 @@ def pip_requirements() -> list[str]:
     ]
 
 
+def _experiment_id(mlflow_client: MlflowClient, name: str) -> str:
+    found = mlflow_client.get_experiment_by_name(name)
+    if found is not None:
+        return str(found.experiment_id)
+    try:
+        return str(mlflow_client.create_experiment(name))
+    except MlflowException as exc:  # created by a concurrent job in between
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    again = mlflow_client.get_experiment_by_name(name)
+    if again is None:
+        raise TrainingError(f"MLflow experiment {name!r} could not be created or found")
+    return str(again.experiment_id)
+
+
+def _ensure_registered_model(mlflow_client: MlflowClient, name: str) -> None:
+    try:
+        mlflow_client.create_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+
+
 def log_and_register(
+    mlflow_client: MlflowClient,
     result: TrainResult,
     *,
     dataset: pd.DataFrame,
@@ -94,60 +112,100 @@ def log_and_register(
     params: TrainParams,
     model_name: str,
     experiment: str,
+    commit: str,
     progress: Any = print,
 ) -> RegisteredVersion:
     """Log one training run and register its model; registration is the last step.
 
     A version therefore only exists once its metrics, dataset input, plots and drift
-    reference are all in place.
+    reference are all in place. Everything goes through mlflow_client, so the server is an
+    argument, never MLflow's process-wide tracking URI.
     """
-    mlflow.set_experiment(experiment)
-    commit = git_commit()
     lineage = {
         "git_commit": commit,
         "data_sha256": snap.sha256,
         "data_uri": snap.uri,
         "data_source": data_name,
     }
+    run = mlflow_client.create_run(
+        _experiment_id(mlflow_client, experiment),
+        run_name=f"train-{snap.sha256[:8]}",
+        tags=lineage,
+    )
+    run_id = run.info.run_id
+    status = "FAILED"
     # MLflow's notices and warnings go to stdout with the progress lines: stderr is kept for
     # the one error line a failure prints.
-    with (
-        contextlib.redirect_stderr(sys.stdout),
-        _quiet_mlflow_hints(),
-        mlflow.start_run(run_name=f"train-{snap.sha256[:8]}") as run,
-    ):
-        mlflow.set_tags(lineage)
-        mlflow.log_params({**asdict(params), "data_rows": len(dataset), "data_source": data_name})
-        source = from_pandas(
-            dataset, source=snap.uri, name=slug(data_name), targets=TARGET, digest=snap.digest
-        )
-        mlflow.log_input(source, context="training")
-        ev = result.evaluation
-        mlflow.log_metrics(
-            {
-                **ev.as_test_metrics(),
-                "test_latency_ms_per_row": ev.latency_ms_per_row,
-                "train_rows": float(len(result.train_frame)),
-                "test_rows": float(ev.rows),
-            }
-        )
-        _log_figures(result)
-        mlflow.log_dict(reference.build(result.train_frame), REFERENCE_ARTIFACT)
-        progress("logged params, metrics, dataset input, plots and drift/reference.json")
-        x = result.train_frame[list(FEATURES)]
-        signature = infer_signature(x.head(100), result.pipeline.predict(x.head(100)))
-        info = mlflow.sklearn.log_model(
-            result.pipeline,
-            name=MODEL_ARTIFACT,
-            signature=signature,
-            input_example=x.head(3),
-            pip_requirements=pip_requirements(),
-            skops_trusted_types=trusted_types(result.pipeline),
-        )
-        version = mlflow.register_model(info.model_uri, model_name, tags=lineage)
-        return RegisteredVersion(
-            name=model_name, version=str(version.version), run_id=run.info.run_id
-        )
+    try:
+        with contextlib.redirect_stderr(sys.stdout), _quiet_mlflow_hints():
+            _log_run(mlflow_client, run_id, result, dataset, snap, data_name, params)
+            progress("logged params, metrics, dataset input, plots and drift/reference.json")
+            with tempfile.TemporaryDirectory(prefix="training-model-") as tmp:
+                _save_model(result, Path(tmp) / MODEL_ARTIFACT)
+                mlflow_client.log_artifacts(run_id, str(Path(tmp) / MODEL_ARTIFACT), MODEL_ARTIFACT)
+            _ensure_registered_model(mlflow_client, model_name)
+            version = mlflow_client.create_model_version(
+                model_name,
+                source=f"{run.info.artifact_uri}/{MODEL_ARTIFACT}",
+                run_id=run_id,
+                tags=lineage,
+            )
+        status = "FINISHED"
+    finally:
+        mlflow_client.set_terminated(run_id, status)
+    return RegisteredVersion(name=model_name, version=str(version.version), run_id=run_id)
+
+
+def _log_run(
+    mlflow_client: MlflowClient,
+    run_id: str,
+    result: TrainResult,
+    dataset: pd.DataFrame,
+    snap: Snapshot,
+    data_name: str,
+    params: TrainParams,
+) -> None:
+    """Params, the dataset input, metrics, plots and the drift reference of one run."""
+    logged_params = {**asdict(params), "data_rows": len(dataset), "data_source": data_name}
+    ev = result.evaluation
+    metrics = {
+        **ev.as_test_metrics(),
+        "test_latency_ms_per_row": ev.latency_ms_per_row,
+        "train_rows": float(len(result.train_frame)),
+        "test_rows": float(ev.rows),
+    }
+    now = int(time.time() * 1000)
+    mlflow_client.log_batch(
+        run_id,
+        metrics=[Metric(key, float(value), now, 0) for key, value in metrics.items()],
+        params=[Param(key, str(value)) for key, value in logged_params.items()],
+    )
+    source = from_pandas(
+        dataset, source=snap.uri, name=slug(data_name), targets=TARGET, digest=snap.digest
+    )
+    context = InputTag(key=MLFLOW_DATASET_CONTEXT, value="training")
+    mlflow_client.log_inputs(
+        run_id, datasets=[DatasetInput(dataset=source._to_mlflow_entity(), tags=[context])]
+    )
+    _log_figures(mlflow_client, run_id, result)
+    mlflow_client.log_dict(
+        run_id, reference.build(result.train_frame), contract.DRIFT_REFERENCE_ARTIFACT
+    )
+
+
+def _save_model(result: TrainResult, path: Path) -> None:
+    """The sklearn flavor in skops format, with signature, input example and pinned pip deps."""
+    x = result.train_frame[list(FEATURES)]
+    signature = infer_signature(x.head(100), result.pipeline.predict(x.head(100)))
+    mlflow.sklearn.save_model(
+        result.pipeline,
+        str(path),
+        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
+        signature=signature,
+        input_example=x.head(3),
+        pip_requirements=pip_requirements(),
+        skops_trusted_types=trusted_types(result.pipeline),
+    )
 
 
 @contextlib.contextmanager
@@ -168,7 +226,7 @@ def trusted_types(pipeline: Any) -> list[str]:
     return [str(t) for t in skops.io.get_untrusted_types(data=skops.io.dumps(pipeline))]
 
 
-def _log_figures(result: TrainResult) -> None:
+def _log_figures(mlflow_client: MlflowClient, run_id: str, result: TrainResult) -> None:
     for fig, path in (
         (plots.confusion_matrix_figure(result.evaluation.confusion), "plots/confusion_matrix.png"),
         (
@@ -176,7 +234,7 @@ def _log_figures(result: TrainResult) -> None:
             "plots/feature_importance.png",
         ),
     ):
-        mlflow.log_figure(fig, path)
+        mlflow_client.log_figure(run_id, fig, path)
         plots.close(fig)
 
 
@@ -185,14 +243,14 @@ def _log_figures(result: TrainResult) -> None:
 _TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
 
 
-def load_pipeline(name: str, version: str) -> Any:
-    """Download a registered version and load its sklearn pipeline with skops."""
-    import tempfile
-    from pathlib import Path
-
+def load_pipeline(uri: str, name: str, version: str) -> Any:
+    """Download a registered version from the MLflow at uri and load its pipeline with skops."""
     with tempfile.TemporaryDirectory(prefix="training-model-") as tmp:
         local = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{name}/{version}", dst_path=tmp
+            artifact_uri=f"models:/{name}/{version}",
+            dst_path=tmp,
+            tracking_uri=uri,
+            registry_uri=uri,
         )
         path = Path(local) / "model.skops"
         if not path.is_file():

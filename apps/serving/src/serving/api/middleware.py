@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 
+from mlops_contract import serving as routes
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.metrics import ServingMetrics
 
 # Fixed route labels: an unknown path must not create a new time series per URL.
-ROUTES = frozenset({"/predict", "/invocations", "/feedback", "/healthz", "/readyz", "/metrics"})
+ROUTES = frozenset({*routes.API_ROUTES, routes.HEALTH_PATH, routes.READY_PATH, routes.METRICS_PATH})
 
 
 class MetricsMiddleware:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from mlops_contract import serving as routes
 
 from serving.api.deps import StateDep, read_json
 from serving.api.responses import json_response
@@ -11,7 +12,7 @@ from serving.validation import InputError, check_size, json_type
 router = APIRouter()
 
 
-@router.post("/feedback")
+@router.post(routes.FEEDBACK_PATH)
 async def feedback(request: Request, state: StateDep) -> Response:
     """Score ``{"feedback": [{"id": "...", "label": 1}, ...]}`` against remembered predictions."""
     payload = await read_json(request, state.settings.max_body_bytes)

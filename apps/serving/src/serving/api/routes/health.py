@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from mlops_contract import serving as routes
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from serving.api.deps import StateDep
@@ -11,13 +12,13 @@ from serving.api.responses import json_response
 router = APIRouter()
 
 
-@router.get("/healthz")
+@router.get(routes.HEALTH_PATH)
 async def healthz() -> Response:
     """The process is alive (no dependency checks: a restart would not fix MLflow)."""
     return json_response({"status": "ok"})
 
 
-@router.get("/readyz")
+@router.get(routes.READY_PATH)
 async def readyz(state: StateDep) -> Response:
     """503 until a first model is loaded; then 200, with a detail when MLflow is unreachable."""
     snapshot, registry = state.store.current, state.store.registry
@@ -40,7 +41,7 @@ async def readyz(state: StateDep) -> Response:
     })  # fmt: skip
 
 
-@router.get("/metrics")
+@router.get(routes.METRICS_PATH)
 def metrics(state: StateDep) -> Response:
     """Prometheus text format; drift and window gauges are computed at scrape time."""
     m = state.metrics

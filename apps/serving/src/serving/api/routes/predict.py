@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from mlops_contract import serving as routes
 
 from serving.api.deps import SnapshotDep, StateDep, read_json
 from serving.api.responses import json_response
@@ -25,7 +26,7 @@ router = APIRouter()
 MLFLOW_FORMATS = ("dataframe_split", "dataframe_records", "inputs", "instances")
 
 
-@router.post("/predict")
+@router.post(routes.PREDICT_PATH)
 async def predict(request: Request, state: StateDep, snapshot: SnapshotDep) -> Response:
     """Predict ``{"instances": [{feature: value}, ...]}``; returns ids for /feedback."""
     payload = await read_json(request, state.settings.max_body_bytes)
@@ -46,7 +47,7 @@ async def predict(request: Request, state: StateDep, snapshot: SnapshotDep) -> R
     return json_response(body, version=snapshot.version)
 
 
-@router.post("/invocations")
+@router.post(routes.INVOCATIONS_PATH)
 async def invocations(request: Request, state: StateDep, snapshot: SnapshotDep) -> Response:
     """MLflow scoring-server compatible: answers ``{"predictions": [...]}`` like it does."""
     content_type = request.headers.get("content-type", "application/json")
