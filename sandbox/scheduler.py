@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
+from croniter import croniter  # type: ignore[import-untyped]  # ships no type information
 
 from sandbox.state import StateDir
 

@@ -282,6 +282,7 @@ class Sandbox:
     # --- start --------------------------------------------------------------------------------
 
     def _start_all(self) -> None:
+        self.state.add_event("starting")
         self._progress(f"rendering the {STACK} stack ({self.stack_file or 'stacks/'})")
         stack = wiring.render(STACK, self.state.render_dir, self.stack_file)
         rendered = Rendered.load(stack)
