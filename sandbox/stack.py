@@ -89,8 +89,15 @@ class Rendered:
         engine = _object_store_engine(stack)
         store = wiring.find_container(stack, "Deployment", engine, engine)
         buckets = _buckets(stack, engine)
-        wiring.check_settings(serving, ServingSettings, extra={contract_env.HOSTNAME})
-        wiring.check_settings(retrain, TrainingSettings)
+        wiring.check_settings(
+            serving,
+            ServingSettings,
+            extra={contract_env.HOSTNAME},
+            env_from=wiring.env_from_values(stack, serving),
+        )
+        wiring.check_settings(
+            retrain, TrainingSettings, env_from=wiring.env_from_values(stack, retrain)
+        )
         for container, variable in (
             (serving, contract_env.INFERENCE_LOG_BUCKET),
             (retrain, contract_env.DATASETS_BUCKET),
@@ -577,30 +584,34 @@ class _Local:
             path.chmod(0o600)
         return path.read_text(encoding="utf-8").strip()
 
-    def secret_values(self, container: wiring.RenderedContainer) -> dict[str, str]:
-        """Local values for the container's secretKeyRefs, from the rendered Secrets."""
+    def _local_value(self, container: wiring.RenderedContainer, variable: str, value: str) -> str:
+        """A rendered secret value made local: placeholders filled, Service addresses mapped."""
         placeholders = {
             S3_ACCESS_PLACEHOLDER: self.s3.access_key,
             S3_SECRET_PLACEHOLDER: self.s3.secret_key,
             DB_PASSWORD_PLACEHOLDER: self.pg.password,
             FLASK_PLACEHOLDER: self.flask_secret(),
         }
+        for placeholder, local in placeholders.items():
+            value = value.replace(placeholder, local)
+        if "<secret:" in value:
+            raise wiring.WiringError(
+                f"{container.where}: {variable} holds a generated secret the sandbox has no "
+                f"local value for ({value}); known: {', '.join(sorted(placeholders))}"
+            )
+        return _localize_hosts(value, self.addresses, container, variable)
+
+    def secret_values(self, container: wiring.RenderedContainer) -> dict[str, str]:
+        """Local values for the container's secretKeyRefs, from the rendered Secrets."""
         namespace = container.workload["metadata"]["namespace"]
         values: dict[tuple[str, str], str] = {}
         for obj in self.rendered.stack.manifests:
             if obj["kind"] != "Secret" or obj["metadata"].get("namespace") != namespace:
                 continue
             for key, value in (obj.get("stringData") or {}).items():
-                values[(obj["metadata"]["name"], key)] = _fill(str(value), placeholders)
+                values[(obj["metadata"]["name"], key)] = str(value)
         resolved = wiring.secrets_by_variable(container, values)
-        for variable, value in resolved.items():
-            if "<secret:" in value:
-                raise wiring.WiringError(
-                    f"{container.where}: {variable} holds a generated secret the sandbox has no "
-                    f"local value for ({value}); known: {', '.join(sorted(placeholders))}"
-                )
-            resolved[variable] = _localize_hosts(value, self.addresses, container, variable)
-        return resolved
+        return {k: self._local_value(container, k, v) for k, v in resolved.items()}
 
     def localize(
         self, container: wiring.RenderedContainer, name: str, flags: dict[str, str]
@@ -612,7 +623,12 @@ class _Local:
         command = wiring.localize(
             container, secrets=self.secret_values(container), overrides=overrides, flags=flags
         )
-        return wiring.LocalCommand(command.argv, {**_minimal_env(), **command.env})
+        env_from = {
+            variable: self._local_value(container, variable, value)
+            for variable, value in wiring.env_from_values(self.rendered.stack, container).items()
+        }
+        # As in a pod, `env` wins over `envFrom`.
+        return wiring.LocalCommand(command.argv, {**_minimal_env(), **env_from, **command.env})
 
     def model(self) -> tuple[str, str]:
         """The model name and alias the CronJob's env names (what serving follows too)."""
@@ -623,12 +639,6 @@ class _Local:
             env.get(contract_env.MODEL_NAME, registry.DEFAULT_MODEL_NAME),
             env.get(contract_env.MODEL_ALIAS, registry.CHAMPION_ALIAS),
         )
-
-
-def _fill(value: str, placeholders: dict[str, str]) -> str:
-    for placeholder, local in placeholders.items():
-        value = value.replace(placeholder, local)
-    return value
 
 
 def _localize_hosts(

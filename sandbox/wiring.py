@@ -97,6 +97,16 @@ class RenderedContainer:
                 refs[entry["name"]] = (ref["name"], ref["key"])
         return refs
 
+    def env_from(self) -> list[tuple[str, str]]:
+        """`envFrom` sources as (kind, name): ("Secret", "s3-credentials"), ("ConfigMap", ...)."""
+        sources = []
+        for entry in self.container.get("envFrom", []):
+            if "secretRef" in entry:
+                sources.append(("Secret", str(entry["secretRef"]["name"])))
+            if "configMapRef" in entry:
+                sources.append(("ConfigMap", str(entry["configMapRef"]["name"])))
+        return sources
+
     def port(self, name: str) -> int:
         """The containerPort with this name."""
         for port in self.container.get("ports", []):
@@ -260,10 +270,39 @@ def settings_env(settings: type[BaseSettings]) -> tuple[set[str], set[str]]:
     return known, required
 
 
+def env_from_values(rendered: RenderedStack, container: RenderedContainer) -> dict[str, str]:
+    """The variables a container gets through `envFrom`: every key of each Secret/ConfigMap.
+
+    Values are as rendered (a generated secret is a `<secret:NAME>` placeholder).
+
+    Raises:
+        WiringError: a source the render does not contain (in the workload's namespace).
+    """
+    namespace = container.workload["metadata"].get("namespace")
+    values: dict[str, str] = {}
+    for kind, name in container.env_from():
+        found = [
+            obj
+            for obj in rendered.manifests
+            if obj["kind"] == kind
+            and obj["metadata"]["name"] == name
+            and obj["metadata"].get("namespace") == namespace
+        ]
+        if not found:
+            raise WiringError(
+                f"{container.where} takes envFrom {kind} {name}, which the render does not "
+                f"have in namespace {namespace}"
+            )
+        data = found[0].get("stringData") or found[0].get("data") or {}
+        values |= {str(k): str(v) for k, v in data.items()}
+    return values
+
+
 def check_settings(
     container: RenderedContainer,
     settings: type[BaseSettings],
     extra: Collection[str] = (),
+    env_from: Collection[str] = (),
 ) -> None:
     """Fail when the render sets a variable the app does not read, or misses one it requires.
 
@@ -271,13 +310,14 @@ def check_settings(
         container: the rendered container that runs the app.
         settings: the app's settings class (every variable the app reads).
         extra: variables the local run adds itself (the kubelet's, like HOSTNAME).
+        env_from: variables the container gets through `envFrom` (env_from_values).
 
     Raises:
         WiringError: naming the rendered container, the variable and the settings class.
     """
     known, required = settings_env(settings)
     owner = f"{settings.__module__}.{settings.__qualname__}"
-    rendered = set(container.env_names)
+    rendered = set(container.env_names) | set(env_from)
     unknown = sorted(rendered - known - OS_ENV)
     if unknown:
         raise WiringError(
