@@ -40,6 +40,8 @@ class StateError(RuntimeError):
 def port_is_free(port: int) -> bool:
     """True when nothing listens on 127.0.0.1:port and it can be bound now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As servers bind: a port whose old connections linger in TIME_WAIT is free for them.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((LOOPBACK, port))
         except OSError:
@@ -180,8 +182,12 @@ class StateDir:
         """Append one event (time in epoch seconds) to events.jsonl and return it."""
         event = {"time": time.time(), "kind": kind, **details}
         self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / "events.jsonl").open("a", encoding="utf-8") as out:
-            out.write(json.dumps(event, sort_keys=True) + "\n")
+        path = self.root / "events.jsonl"
+        with path.open("a+b") as out:
+            # A line torn by a crash must not swallow this event: start on a new line.
+            torn = out.tell() > 0 and out.seek(-1, os.SEEK_END) >= 0 and out.read(1) != b"\n"
+            line = json.dumps(event, sort_keys=True) + "\n"
+            out.write((("\n" + line) if torn else line).encode())
         return event
 
     def events(self) -> list[dict[str, Any]]:

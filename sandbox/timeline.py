@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 from mlops_contract import metrics as m
+from mlops_contract import serving as srv
 from mlops_contract import signals
 
 from sandbox.state import StateDir, StateError
@@ -71,7 +72,11 @@ class Prometheus:
 
 def gather(prom: Prometheus) -> dict[str, list[Series]]:
     """The four panels' series and the alert onsets."""
-    rate = f'sum by (instance) (rate({m.REQUESTS_TOTAL}{{job="{m.JOB_SERVING}"}}[1m]))'
+    routes = "|".join(srv.PREDICT_ROUTES)
+    rate = (
+        f'sum by (instance) (rate({m.REQUESTS_TOTAL}{{job="{m.JOB_SERVING}", '
+        f'route=~"{routes}"}}[1m]))'
+    )
     logged = prom.range(f"max({m.ONLINE_ACCURACY_LOGGED})", "online accuracy (inference log)")
     accuracy = logged or prom.range(signals.online_accuracy(), "online accuracy (serving)")
     return {
@@ -153,5 +158,15 @@ def write_timeline(state: StateDir, out: Path | None = None, minutes: float | No
     start = end - minutes * 60 if minutes else (ups[-1] if ups else end - 1800)
     shown = [e for e in events if start <= e["time"] <= end]
     panels = gather(Prometheus(str(record["url"]), start - 60, end))
+    # Replicas by name (serving-0) rather than address.
+    names = {
+        str(r["url"]).removeprefix("http://"): name
+        for name, r in state.processes().items()
+        if r.get("url")
+    }
+    panels = {
+        panel: [Series(names.get(s.label, s.label), s.x, s.y) for s in series]
+        for panel, series in panels.items()
+    }
     target = out or state.root / "timeline.png"
     return render_png(panels, shown, target, "sandbox loop timeline")
