@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from zoneinfo import ZoneInfo
 from croniter import croniter  # type: ignore[import-untyped]  # ships no type information
 
 from sandbox.state import StateDir
+from sandbox.stopping import stop_requested
 
 POLICIES = ("Forbid", "Replace", "Allow")
 # A run with no activeDeadlineSeconds is still bounded: the sandbox stops it after this.
@@ -222,16 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--job", default="retrain", help="jobs/<job>.json to run")
     args = parser.parse_args(argv)
     state = StateDir(args.state)
-    stopping = False
-
-    def on_term(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
+    stopping = stop_requested()
     scheduler = from_job(state.read_job(args.job), sys.stdout.buffer, state.add_event)
-    scheduler.run_until(lambda: stopping)
+    scheduler.run_until(stopping)
     return 0
 
 

@@ -6,7 +6,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sandbox.state import process_alive
@@ -59,3 +59,18 @@ def stop_processes(records: Mapping[str, dict[str, Any]], timeout: float = 60.0)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(int(record["pid"]), signal.SIGKILL)
     return left
+
+
+def stop_requested() -> Callable[[], bool]:
+    """Install SIGTERM/SIGINT handlers; the returned function says whether one came.
+
+    The sandbox's own processes (scheduler, traffic) finish their current step and exit.
+    """
+    received: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        received.append(signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return lambda: bool(received)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -28,6 +27,7 @@ import httpx
 from mlops_contract import serving as srv
 
 from sandbox.state import StateDir
+from sandbox.stopping import stop_requested
 
 # Rows generated per (seed, drift) block: one generator call per block, not per request.
 BLOCK_ROWS = 500
@@ -184,14 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rate = float(job["rate"])
     if not 0 < rate <= MAX_RATE:
         raise SystemExit(f"traffic rate must be in (0, {MAX_RATE:g}] requests/s, got {rate}")
-    stopping = False
-
-    def on_term(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
+    stopping = stop_requested()
     with httpx.Client(timeout=10.0) as client:
         traffic = Traffic(
             replicas=list(job["replicas"]),
@@ -201,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             client=client,
         )
         print(f"traffic: {rate:g} req/s to {', '.join(traffic.replicas)}", flush=True)
-        traffic.run_until(lambda: stopping or not state.job("traffic").exists())
+        traffic.run_until(lambda: stopping() or not state.job("traffic").exists())
     return 0
 
 
