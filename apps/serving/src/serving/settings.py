@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     drift_window_rows: int = Field(default=1000, ge=10, le=1_000_000)
     feedback_window_size: int = Field(default=500, ge=1, le=1_000_000)
     prediction_id_cache_size: int = Field(default=100_000, ge=1, le=10_000_000)
+    # The interactive API docs page (/docs); off in the platform, on in the local sandbox.
+    api_docs: bool = False
 
     # The inference log (docs/inference-log.md): off unless a bucket is named.
     inference_log_bucket: str | None = Field(default=None, min_length=3, max_length=63)
