@@ -425,6 +425,9 @@ class MonitoringConfig(_Model):
     """Prometheus retention, the trigger alerts' hold time and where Alertmanager sends alerts."""
 
     retention: Duration = "2d"
+    # How often Prometheus scrapes every target and evaluates the rules. 30s is the operator's
+    # default; a shorter one (dev) lets drift reach the alert and the retrain decision sooner.
+    scrape_interval: Annotated[str, AfterValidator(_check_hold)] = "30s"
     # How long drift or an accuracy drop must last before its alert fires (the rules' `for:`).
     trigger_hold: Annotated[str, AfterValidator(_check_hold)] = TRIGGER_HOLD
     # A webhook URL (Slack, PagerDuty Events, Opsgenie, any HTTP receiver); a secret because

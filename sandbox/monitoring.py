@@ -25,6 +25,19 @@ MONITOR_KINDS = {"ServiceMonitor": "endpoints", "PodMonitor": "podMetricsEndpoin
 OPERATOR_DEFAULT_INTERVAL = "30s"
 
 
+def evaluation_interval(rendered: RenderedStack) -> str:
+    """The rule evaluation interval the rendered kube-prometheus-stack release sets.
+
+    The operator's default applies when the release states none (or the render has no release).
+    """
+    for resource in rendered.resources:
+        values = resource.get("inputs", {}).get("values", {})
+        spec = values.get("prometheus", {}).get("prometheusSpec", {}) if values else {}
+        if "evaluationInterval" in spec:
+            return str(spec["evaluationInterval"])
+    return OPERATOR_DEFAULT_INTERVAL
+
+
 def rule_groups(rendered: RenderedStack) -> list[dict[str, Any]]:
     """The `groups` of every rendered PrometheusRule, as one Prometheus rule file holds them.
 

@@ -39,7 +39,7 @@ from mlops_contract import serving as srv
 from infra.components.monitoring_specs import PROMETHEUS_PORT, PROMETHEUS_SERVICE
 from infra.render import RenderedStack
 from sandbox import services, wiring
-from sandbox.monitoring import OPERATOR_DEFAULT_INTERVAL, rule_groups, scrape_configs_from_rendered
+from sandbox.monitoring import evaluation_interval, rule_groups, scrape_configs_from_rendered
 from sandbox.scheduler import champion_version, parse_schedule
 from sandbox.state import StateDir, port_is_free, port_listening, process_alive
 from sandbox.stopping import stop_processes
@@ -476,11 +476,9 @@ class Sandbox:
         base.mkdir(parents=True, exist_ok=True)
         rules = base / "rendered-rules.yaml"
         rules.write_text(yaml.safe_dump({"groups": rule_groups(rendered.stack)}), encoding="utf-8")
+        interval = evaluation_interval(rendered.stack)
         config = {
-            "global": {
-                "scrape_interval": OPERATOR_DEFAULT_INTERVAL,
-                "evaluation_interval": OPERATOR_DEFAULT_INTERVAL,
-            },
+            "global": {"scrape_interval": interval, "evaluation_interval": interval},
             "scrape_configs": scrape,
         }
         self._run(

@@ -91,7 +91,9 @@ class Monitoring(pulumi.ComponentResource):
             repository_opts={"repo": chart.repo},
             namespace=ns,
             create_namespace=False,
-            values=specs.chart_values(retention=args.config.retention),
+            values=specs.chart_values(
+                retention=args.config.retention, scrape_interval=args.config.scrape_interval
+            ),
             opts=deps,
         )
         kubernetes.apps.v1.Deployment(
@@ -113,7 +115,11 @@ class Monitoring(pulumi.ComponentResource):
         )
         self._custom(f"{name}-rules", rules, after_chart)
         for target in targets:
-            self._custom(f"{name}-{target.job}-monitor", scrape.monitor(target, ns), after_chart)
+            self._custom(
+                f"{name}-{target.job}-monitor",
+                scrape.monitor(target, ns, args.config.scrape_interval),
+                after_chart,
+            )
         self.register_outputs(
             {
                 "release": self.release_name,

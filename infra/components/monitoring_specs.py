@@ -71,7 +71,7 @@ def _restricted(uid: int, *, read_only_root: bool = True) -> dict[str, Any]:
     }
 
 
-def chart_values(*, retention: str) -> dict[str, Any]:
+def chart_values(*, retention: str, scrape_interval: str) -> dict[str, Any]:
     """Return the kube-prometheus-stack values (credentials by Secret name only)."""
     pod = k8s.pod_security_context(1000, fs_group=2000)
     container = k8s.container_security_context()
@@ -110,6 +110,10 @@ def chart_values(*, retention: str) -> dict[str, Any]:
             },
             "prometheusSpec": {
                 "retention": retention,
+                # Every monitor states its own interval too; these cover the rules and any
+                # monitor without one.
+                "scrapeInterval": scrape_interval,
+                "evaluationInterval": scrape_interval,
                 # Only monitors and rules labelled `release: <RELEASE>` (the chart default,
                 # stated here because the policy pack checks every monitor for that label).
                 "ruleSelectorNilUsesHelmValues": True,

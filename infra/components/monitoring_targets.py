@@ -38,7 +38,7 @@ class ScrapeTarget:
     pods: bool = False  # a PodMonitor (operator-managed pods without our Service)
 
 
-def monitor(target: ScrapeTarget, monitoring_ns: str, interval: str = "30s") -> dict[str, Any]:
+def monitor(target: ScrapeTarget, monitoring_ns: str, interval: str) -> dict[str, Any]:
     """Return the ServiceMonitor (or PodMonitor) manifest for one target, in monitoring_ns."""
     endpoint: dict[str, Any] = {
         "port": target.port,

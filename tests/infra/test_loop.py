@@ -220,6 +220,25 @@ def test_dev_checks_often_and_alerts_fast(rendered_stacks: dict[str, RenderedSta
         assert cron["spec"]["concurrencyPolicy"] == "Forbid"
 
 
+@pytest.mark.parametrize(("stack", "interval"), [("dev", "5s"), ("stage", "30s"), ("prod", "30s")])
+def test_every_monitor_and_the_rules_follow_the_stack_scrape_interval(
+    rendered_stacks: dict[str, RenderedStack], stack: str, interval: str
+) -> None:
+    rendered = rendered_stacks[stack]
+    monitors = [o for o in rendered.manifests if o["kind"] in ("ServiceMonitor", "PodMonitor")]
+    endpoints = [
+        e
+        for o in monitors
+        for e in o["spec"].get("endpoints", []) + o["spec"].get("podMetricsEndpoints", [])
+    ]
+    assert endpoints
+    assert {e["interval"] for e in endpoints} == {interval}
+    (release,) = [r for r in rendered.resources if r["type"].endswith("helm.sh/v3:Release")
+                  and "prometheus" in r["inputs"].get("values", {})]  # fmt: skip
+    spec = release["inputs"]["values"]["prometheus"]["prometheusSpec"]
+    assert (spec["scrapeInterval"], spec["evaluationInterval"]) == (interval, interval)
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_retrain_gets_the_default_data_window_and_minimum_rows(
     rendered_stacks: dict[str, RenderedStack], stack: str

@@ -42,8 +42,10 @@ def test_every_rendered_monitor_becomes_a_loopback_job(
 def test_rendered_interval_is_kept_unless_overridden(
     rendered_stacks: dict[str, RenderedStack],
 ) -> None:
-    configs = scrape_configs_from_rendered(rendered_stacks["dev"], TARGETS)
-    assert {c["scrape_interval"] for c in configs} == {"30s"}
+    # dev states monitoring.scrapeInterval: 5s; stage keeps the 30s default.
+    for stack, interval in (("dev", "5s"), ("stage", "30s")):
+        configs = scrape_configs_from_rendered(rendered_stacks[stack], TARGETS)
+        assert {c["scrape_interval"] for c in configs} == {interval}
 
 
 def test_targets_must_match_the_rendered_jobs(rendered_stacks: dict[str, RenderedStack]) -> None:
