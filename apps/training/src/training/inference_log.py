@@ -33,6 +33,7 @@ FETCH_WORKERS: Final = 8
 MODEL_VERSION: Final = layout.MODEL_VERSION
 TS: Final = layout.TS
 PREDICTION: Final = layout.PREDICTION
+PREDICTION_ID: Final = layout.PREDICTION_ID
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,7 +62,8 @@ class LogRead:
     predictions: int
     labels: int
     objects: int
-    # One row per labelled prediction: FEATURES, TARGET, MODEL_VERSION, TS, PREDICTION.
+    # One row per labelled prediction: FEATURES, TARGET, MODEL_VERSION, TS, PREDICTION and
+    # PREDICTION_ID, oldest first.
     labelled: pd.DataFrame
     # Labelled rows left out of `labelled`: a label or a feature the model cannot take.
     unusable: int
@@ -155,12 +157,12 @@ def _as_class(text: pd.Series) -> pd.Series:
 
 
 def to_training_frame(joined: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """The model's columns (prefix stripped, training dtypes) plus version, ts and prediction.
+    """The model's columns (prefix stripped, training dtypes) plus version, ts, prediction, id.
 
     Returns the frame and how many joined rows were left out (a label that is not 0/1, or a
     feature missing or of the wrong type).
     """
-    columns = [*data.FEATURES, data.TARGET, MODEL_VERSION, TS, PREDICTION]
+    columns = [*data.FEATURES, data.TARGET, MODEL_VERSION, TS, PREDICTION, PREDICTION_ID]
     if joined.empty:
         return pd.DataFrame(columns=columns), 0
     wanted = {layout.feature_column(f): f for f in data.FEATURES}
@@ -185,6 +187,7 @@ def to_training_frame(joined: pd.DataFrame) -> tuple[pd.DataFrame, int]:
             MODEL_VERSION: frame[MODEL_VERSION].astype(str).to_numpy(),
             TS: frame[TS].to_numpy(),
             PREDICTION: frame[PREDICTION].to_numpy(dtype=np.float64),
+            PREDICTION_ID: frame[PREDICTION_ID].astype(str).to_numpy(),
         }
     )
     return out, dropped
