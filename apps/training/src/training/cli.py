@@ -161,28 +161,22 @@ def _add_retrain_flags(p: argparse.ArgumentParser, s: Settings) -> None:
         f"production data (serving's inference log in {env.INFERENCE_LOG_BUCKET}; unset: "
         "train on --data or synthetic data, as `train` does)"
     )
-    g.add_argument(
-        "--window-minutes",
-        type=_at_least(1),
-        default=s.retrain_window_minutes,
-        help="labelled log rows from the last N minutes give the online accuracy, the training "
-        f"set and the holdout (env {env.RETRAIN_WINDOW_MINUTES}, "
-        f"default {_default('retrain_window_minutes')})",
-    )
-    g.add_argument(
-        "--min-rows",
-        type=_at_least(20),
-        default=s.retrain_min_rows,
-        help="fewer labelled rows in the window than this: no retrain "
-        f"(env {env.RETRAIN_MIN_ROWS}, default {_default('retrain_min_rows')})",
-    )
-    g.add_argument(
-        "--max-rows",
-        type=_at_least(20),
-        default=s.retrain_max_rows,
-        help="train and judge on at most the N most recent labelled rows "
-        f"(env {env.RETRAIN_MAX_ROWS}, default {_default('retrain_max_rows')})",
-    )
+    sized = (
+        ("--window-minutes", "retrain_window_minutes", 1, env.RETRAIN_WINDOW_MINUTES,
+         "labelled log rows from the last N minutes give the online accuracy, the training set "
+         "and the holdout"),
+        ("--min-rows", "retrain_min_rows", 20, env.RETRAIN_MIN_ROWS,
+         "fewer labelled rows in the window than this: no retrain"),
+        ("--max-rows", "retrain_max_rows", 20, env.RETRAIN_MAX_ROWS,
+         "train and judge on at most the N most recent labelled rows"),
+    )  # fmt: skip
+    for flag, field, low, variable, meaning in sized:
+        g.add_argument(
+            flag,
+            type=_at_least(low),
+            default=getattr(s, field),
+            help=f"{meaning} (env {variable}, default {_default(field)})",
+        )
     g.add_argument(
         "--holdout-fraction",
         type=float,
