@@ -36,10 +36,11 @@ ERROR_RATIO: Final = "job:serving_request_errors:ratio_rate5m"
 CLIENT_ERROR_RATIO: Final = "job:serving_request_client_errors:ratio_rate5m"
 LATENCY_QUANTILE: Final = f"job_quantile:{m.REQUEST_DURATION}:histogram_quantile_rate5m"
 DRIFT_PSI: Final = f"job_feature:{m.FEATURE_DRIFT_PSI}:max"
-ONLINE_ACCURACY: Final = "job:serving_online_accuracy:avg"
-OFFLINE_ACCURACY: Final = "job:serving_model_offline_accuracy:avg"
-ACCURACY_DROP: Final = "job:serving_online_accuracy:relative_drop"
-LABELLED_FEEDBACK: Final = "job:serving_labelled_feedback:increase1h"
+# The accuracy figures `retrain` computes from the inference log, per model version.
+ONLINE_ACCURACY: Final = f"job_model_version:{m.ONLINE_ACCURACY_LOGGED}:max"
+OFFLINE_ACCURACY: Final = f"job_model_version:{m.OFFLINE_ACCURACY_LOGGED}:max"
+ACCURACY_DROP: Final = "job_model_version:retrain_online_accuracy:relative_drop"
+LABELLED_ROWS: Final = f"job_model_version:{m.LABELLED_ROWS_LOGGED}:max"
 RETRAIN_SUCCESS_AGE: Final = "job:retrain_last_success:age_seconds"
 
 # Thresholds only the alerts use; each is also the red line on the matching dashboard panel.

@@ -3,6 +3,7 @@
 from typing import Any
 
 from mlops_contract import metrics as m
+from mlops_contract import signals
 from mlops_contract.registry import OFFLINE_ACCURACY_METRIC
 from mlops_contract.triggers import Triggers
 
@@ -10,6 +11,8 @@ from dashboards import names as n
 from dashboards.grafana import Panel, Target, dashboard
 
 RATE = "$__rate_interval"
+# The labels the accuracy figures keep; the champion is the version with an offline figure.
+_BY = ", ".join(signals.ACCURACY_LABELS)
 
 
 def _serving_panels() -> list[Panel]:
@@ -146,16 +149,19 @@ def _quality_panels(triggers: Triggers) -> list[Panel]:
     return [
         Panel(
             title="Online accuracy",
-            description="Rolling accuracy over recent feedback (ground truth).",
+            description=(
+                "Champion's accuracy on labelled inference-log rows over the retrain window "
+                "(computed and pushed by each retrain run)."
+            ),
             kind="stat",
             unit="percentunit",
             width=6,
             height=4,
-            targets=[Target(expr=n.ONLINE_ACCURACY)],
+            targets=[Target(expr=f"{n.ONLINE_ACCURACY} and on ({_BY}) {n.OFFLINE_ACCURACY}")],
         ),
         Panel(
             title="Champion offline accuracy",
-            description=f"{OFFLINE_ACCURACY_METRIC} of the loaded version's training run.",
+            description=f"{OFFLINE_ACCURACY_METRIC} of the champion version's training run.",
             kind="stat",
             unit="percentunit",
             width=6,
@@ -195,22 +201,25 @@ def _quality_panels(triggers: Triggers) -> list[Panel]:
         ),
         Panel(
             title="Online vs offline accuracy",
-            description="Online accuracy and the champion's offline score it is held to.",
+            description=(
+                "Online accuracy per model version (inference log, retrain window) and the "
+                "champion's offline score it is held to."
+            ),
             unit="percentunit",
             targets=[
-                Target(expr=n.ONLINE_ACCURACY, legend="online"),
-                Target(expr=n.OFFLINE_ACCURACY, legend="offline (champion)"),
+                Target(expr=n.ONLINE_ACCURACY, legend="online v{{model_version}}"),
+                Target(expr=n.OFFLINE_ACCURACY, legend="offline v{{model_version}} (champion)"),
             ],
         ),
         Panel(
             title="Relative accuracy drop (retrain trigger)",
             description=(
-                f"1 - online/offline; above {accuracy.max_drop:.0%} with enough feedback "
-                "the retrain job retrains."
+                f"1 - online/offline of the champion; above {accuracy.max_drop:.0%} with at "
+                f"least {accuracy.min_labelled} labelled rows the retrain job retrains."
             ),
             unit="percentunit",
             threshold=accuracy.max_drop,
-            targets=[Target(expr=n.ACCURACY_DROP, legend="drop")],
+            targets=[Target(expr=n.ACCURACY_DROP, legend="drop v{{model_version}}")],
         ),
         Panel(
             title="Prediction distribution",
@@ -225,14 +234,17 @@ def _quality_panels(triggers: Triggers) -> list[Panel]:
             ],
         ),
         Panel(
-            title="Feedback by result",
-            description="Ground-truth feedback per second: correct, incorrect, unknown id.",
-            unit="ops",
+            title="Labels",
+            description=(
+                "Labels received on /feedback per second (all replicas), and labelled "
+                "inference-log rows per model version in the retrain window."
+            ),
             targets=[
                 Target(
-                    expr=f"sum by (result) (rate({m.FEEDBACK_TOTAL}{{{n.SERVING}}}[{RATE}]))",
-                    legend="{{result}}",
-                )
+                    expr=f"sum(rate({m.FEEDBACK_TOTAL}{{{n.SERVING}}}[{RATE}]))",
+                    legend="labels/s received",
+                ),
+                Target(expr=n.LABELLED_ROWS, legend="labelled rows v{{model_version}}"),
             ],
         ),
         Panel(

@@ -163,16 +163,18 @@ SERVING_ALERTS = [
 
 
 def quality_records() -> list[Record]:
-    """Drift, online vs offline accuracy, labelled feedback: the signals the triggers read."""
+    """Drift, online vs offline accuracy, labelled rows: the signals the triggers read."""
     return [
         Record(record=n.DRIFT_PSI, expr=signals.max_psi()),
         Record(record=n.ONLINE_ACCURACY, expr=signals.online_accuracy()),
         Record(record=n.OFFLINE_ACCURACY, expr=signals.offline_accuracy()),
+        # Matched on every label the two keep (job, model_version): only the champion has an
+        # offline figure, so only the champion has a drop.
         Record(
             record=n.ACCURACY_DROP,
             expr=AccuracyDropTrigger.drop_promql(n.ONLINE_ACCURACY, n.OFFLINE_ACCURACY),
         ),
-        Record(record=n.LABELLED_FEEDBACK, expr=signals.labelled_feedback()),
+        Record(record=n.LABELLED_ROWS, expr=signals.labelled_rows()),
         Record(
             record=n.RETRAIN_SUCCESS_AGE,
             expr=f"time() - max by (job) ({m.RETRAIN_LAST_SUCCESS}{{{n.RETRAIN}}})",
@@ -214,14 +216,15 @@ def quality_alerts(triggers: Triggers, hold: str = TRIGGER_HOLD) -> list[Alert]:
         ),
         Alert(
             name="OnlineAccuracyDrop",
-            expr=accuracy.promql(n.ACCURACY_DROP, n.LABELLED_FEEDBACK),
+            expr=accuracy.promql(n.ACCURACY_DROP, n.LABELLED_ROWS, on=signals.ACCURACY_LABELS),
             for_=hold,
             severity="warning",
             summary="Online accuracy fell below the champion's offline score",
             description=(
-                "Online accuracy of {{ $labels.job }} is {{ $value | humanizePercentage }} below "
-                f"the champion's offline {OFFLINE_ACCURACY_METRIC} "
-                f"(allowed {accuracy.max_drop:.0%}); this is the retrain trigger."
+                "Online accuracy of champion version {{ $labels.model_version }} (from the "
+                "inference log) is {{ $value | humanizePercentage }} below its offline "
+                f"{OFFLINE_ACCURACY_METRIC} (allowed {accuracy.max_drop:.0%}, at least "
+                f"{accuracy.min_labelled} labelled rows); this is the retrain trigger."
             ),
         ),
         Alert(

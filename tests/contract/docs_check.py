@@ -60,7 +60,7 @@ def missing_from_doc(text: str) -> list[str]:
         "job name": {
             v for k, v in _constants(metrics).items() if k.startswith("JOB_") and isinstance(v, str)
         },
-        "label value": {*metrics.FEEDBACK_RESULTS, *metrics.RETRAIN_OUTCOMES},
+        "label value": set(metrics.RETRAIN_OUTCOMES),
         "registry fact": {
             registry.DEFAULT_MODEL_NAME,
             registry.CHAMPION_ALIAS,
@@ -100,14 +100,20 @@ def missing_from_doc(text: str) -> list[str]:
         env.RETRAIN_MIN_LABELLED: triggers.DEFAULT_MIN_LABELLED,
         env.MODEL_NAME: registry.DEFAULT_MODEL_NAME,
         env.MODEL_ALIAS: registry.CHAMPION_ALIAS,
+        env.RETRAIN_WINDOW_MINUTES: triggers.DEFAULT_RETRAIN_WINDOW_MINUTES,
+        env.RETRAIN_MIN_ROWS: triggers.DEFAULT_RETRAIN_MIN_ROWS,
+        env.RETRAIN_MAX_ROWS: triggers.DEFAULT_RETRAIN_MAX_ROWS,
     }
     problems += [
         f"the `{name}` row does not give the default `{value}`"
         for name, value in env_defaults.items()
         if f"(default `{value}`" not in _row(text, name)
     ]
-    if f"`{signals.LABELLED_WINDOW}`" not in text:
-        problems.append(f"the labelled-feedback window `{signals.LABELLED_WINDOW}` is not given")
+    labels = [f"`{label}`" for label in signals.ACCURACY_LABELS]
+    labels += [f'`{k}="{v}"`' for k, v in signals.ACCURACY_GROUPING_KEY.items()]
+    problems += [
+        f"the accuracy figures' label {label} is not given" for label in labels if label not in text
+    ]
     if f"port {serving.PORT}" not in text or f"`{serving.PORT_NAME}`" not in text:
         problems.append(f"the serving port {serving.PORT} (`{serving.PORT_NAME}`) is not given")
     if f'"schema": {registry.DRIFT_REFERENCE_SCHEMA}' not in text:

@@ -141,28 +141,29 @@ def test_custom_min_labelled_reaches_the_promql() -> None:
     assert text == "d > 0.1\nand on (job) n >= 5"
 
 
-def test_signals_read_the_contract_metrics_over_the_serving_job() -> None:
-    selector = f'job="{m.JOB_SERVING}"'
-    assert selector == signals.SERVING_SELECTOR
-    assert signals.max_psi() == f"max by (job, feature) ({m.FEATURE_DRIFT_PSI}{{{selector}}})"
-    # `>= 0` drops NaN from idle replicas before averaging.
-    assert signals.online_accuracy() == f"avg by (job) ({m.ONLINE_ACCURACY}{{{selector}}} >= 0)"
-    assert signals.offline_accuracy() == f"avg by (job) ({m.OFFLINE_ACCURACY}{{{selector}}} >= 0)"
-    labelled = signals.labelled_feedback()
-    assert m.FEEDBACK_TOTAL in labelled
-    assert 'result=~"correct|incorrect"' in labelled
-    assert f"[{signals.LABELLED_WINDOW}]" in labelled
-    assert "unknown_id" not in labelled
+def test_drift_is_read_from_serving_and_accuracy_from_the_retrain_push() -> None:
+    serving, retrain = f'job="{m.JOB_SERVING}"', f'job="{m.JOB_RETRAIN}"'
+    assert serving == signals.SERVING_SELECTOR
+    assert retrain == signals.RETRAIN_SELECTOR
+    assert signals.max_psi() == f"max by (job, feature) ({m.FEATURE_DRIFT_PSI}{{{serving}}})"
+    # Per model version: the Pushgateway's instance and grouping labels are aggregated away.
+    by = "max by (job, model_version)"
+    assert signals.online_accuracy() == f"{by} ({m.ONLINE_ACCURACY_LOGGED}{{{retrain}}})"
+    assert signals.offline_accuracy() == f"{by} ({m.OFFLINE_ACCURACY_LOGGED}{{{retrain}}})"
+    assert signals.labelled_rows() == f"{by} ({m.LABELLED_ROWS_LOGGED}{{{retrain}}})"
+    assert signals.ACCURACY_LABELS == ("job", "model_version")
+    on = AccuracyDropTrigger().promql("d", "n", on=signals.ACCURACY_LABELS)
+    assert on == "d > 0.05\nand on (job, model_version) n >= 20"
 
 
 def test_signals_take_another_selector() -> None:
     other = 'job="canary", namespace="ml"'
-    for signal in (
-        signals.max_psi,
-        signals.online_accuracy,
-        signals.offline_accuracy,
-        signals.labelled_feedback,
+    for signal, default in (
+        (signals.max_psi, signals.SERVING_SELECTOR),
+        (signals.online_accuracy, signals.RETRAIN_SELECTOR),
+        (signals.offline_accuracy, signals.RETRAIN_SELECTOR),
+        (signals.labelled_rows, signals.RETRAIN_SELECTOR),
     ):
         text = signal(other)
         assert other in text
-        assert signals.SERVING_SELECTOR not in text
+        assert default not in text

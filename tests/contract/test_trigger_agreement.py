@@ -117,9 +117,12 @@ def test_accuracy_grid_covers_the_boundaries(label: str) -> None:
         assert not trigger.fires(
             online=last_firing, offline=offline, labelled=trigger.min_labelled - 1
         )
-    # Several replicas with an idle (NaN) one, and fleets with no figure at all.
-    assert any(len(c.replicas) >= 3 for c in cases)
-    assert any(c.online is None for c in cases)
+    # Several versions in one push, a champion without figures, and no champion at all.
+    assert any(len(c.versions) >= 2 and c.champion is not None for c in cases)
+    assert any(c.champion is not None and c.online is None for c in cases)
+    assert any(c.champion is None for c in cases)
+    # An old version's bigger drop never fires: only the champion has an offline figure.
+    assert any(c.versions[0].online == 0.5 and not c.firing_versions(trigger) for c in cases)
 
 
 def test_dyadic_thresholds_give_a_drop_exactly_at_max_drop() -> None:

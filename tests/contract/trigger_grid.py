@@ -1,94 +1,93 @@
 """Grids of fleet states around the retrain triggers' boundaries, as promtool unit tests.
 
-Each case is a set of serving replicas with constant gauges (online and offline accuracy, PSI
-per feature) and feedback counters. The contract's Python decision (`DriftTrigger.fires`,
-`AccuracyDropTrigger.fires`) is the oracle: it decides, from the fleet figures the signals
-define, which alerts a case must raise. The case then becomes a promtool test whose
-`exp_alerts` say exactly that, run against the rule files `build_rule_files(triggers)` writes,
-so promtool checks that the real PromQL decides the same.
+Each accuracy case is the set of figures `retrain` pushed (per model version: online accuracy,
+labelled rows, and for the champion its offline accuracy), as constant gauges with the labels
+the Pushgateway adds; each drift case is a set of serving replicas with constant PSI gauges per
+feature. The contract's Python decision (`DriftTrigger.fires`, `AccuracyDropTrigger.fires`) is
+the oracle: it decides, from the figures the signals define, which alerts a case must raise.
+The case then becomes a promtool test whose `exp_alerts` say exactly that, run against the rule
+files `build_rule_files(triggers)` writes, so promtool checks that the real PromQL decides the
+same.
 
-Fleet figures, as `mlops_contract.signals` defines them: accuracy is the mean over replicas
-that export a number (an idle replica exports NaN and is left out; none left means no figure),
-labelled rows are the correct and incorrect feedback over the last hour summed over replicas
-(no feedback series at all means no figure), and PSI per feature is the largest number any
+Figures, as `mlops_contract.signals` defines them: accuracy figures and labelled rows are per
+model version (a version without a pushed figure has none; only the champion has an offline
+figure, so only the champion can have a drop), and PSI per feature is the largest number any
 replica exports for it.
 
-Timing: every gauge holds its value for the whole hour, so a condition on gauges alone has been
-true for 60 minutes at the 60m evaluation (the alerts need 15); the feedback counters are 0
-until minute 30 and then hold their total, so the 1h increase at 60m is exactly that total
-(the window starts at a 0 sample, so Prometheus does not extrapolate it) and has been for 30
-minutes.
+Timing: every gauge holds its value for the whole hour, so a condition has been true for 60
+minutes at the 60m evaluation (the alerts need 15).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from mlops_contract import metrics as m
-from mlops_contract.signals import SERVING_SELECTOR
+from mlops_contract.signals import ACCURACY_GROUPING_KEY, SERVING_SELECTOR
 from mlops_contract.triggers import AccuracyDropTrigger, DriftTrigger, Triggers
 
 NAN = math.nan
 EVAL_MINUTE = 60
-FEEDBACK_FROM_MINUTE = 30
 DRIFT_ALERT = "FeatureDriftHigh"
 ACCURACY_ALERT = "OnlineAccuracyDrop"
 SERVING_JOB = SERVING_SELECTOR.split('"')[1]
-
-
-def _known(values: Iterable[float]) -> list[float]:
-    # `>= 0` in the signals: NaN (and a negative, which no exporter writes) is no figure.
-    return [v for v in values if v >= 0]
-
-
-def _mean(values: Iterable[float]) -> float | None:
-    known = _known(values)
-    return sum(known) / len(known) if known else None
+RETRAIN_JOB = m.JOB_RETRAIN
+PUSH_GROUP = dict(ACCURACY_GROUPING_KEY)
 
 
 @dataclass(frozen=True)
-class Replica:
-    """One serving pod: its accuracy gauges (NaN when idle) and its feedback totals."""
+class Version:
+    """One model version's pushed figures; None: that figure was not pushed."""
 
-    online: float
-    offline: float
-    correct: int = 0
-    incorrect: int = 0
-    unknown_id: int = 0
+    name: str
+    online: float | None
+    labelled: int | None
+    offline: float | None = None  # `retrain` pushes an offline figure for the champion only
+
+    def fires(self, trigger: AccuracyDropTrigger) -> bool:
+        """The contract's Python decision on this version's figures."""
+        return trigger.fires(online=self.online, offline=self.offline, labelled=self.labelled)
 
 
 @dataclass(frozen=True)
 class AccuracyCase:
-    """A fleet for the accuracy-drop trigger; `feedback=False`: no feedback series at all."""
+    """The figures one retrain run pushed, one entry per model version."""
 
     name: str
-    replicas: tuple[Replica, ...]
-    feedback: bool = True
+    versions: tuple[Version, ...]
+
+    @property
+    def champion(self) -> Version | None:
+        """The version with an offline figure (the one `retrain` decides on)."""
+        return next((v for v in self.versions if v.offline is not None), None)
 
     @property
     def online(self) -> float | None:
-        """Fleet online accuracy."""
-        return _mean(r.online for r in self.replicas)
+        """The champion's online accuracy."""
+        return None if self.champion is None else self.champion.online
 
     @property
     def offline(self) -> float | None:
-        """Fleet offline accuracy (the champion's)."""
-        return _mean(r.offline for r in self.replicas)
+        """The champion's offline accuracy."""
+        return None if self.champion is None else self.champion.offline
 
     @property
     def labelled(self) -> float | None:
-        """Labelled feedback rows in the window, fleet-wide."""
-        if not self.feedback:
-            return None
-        return float(sum(r.correct + r.incorrect for r in self.replicas))
+        """The champion's labelled rows."""
+        labelled = None if self.champion is None else self.champion.labelled
+        return None if labelled is None else float(labelled)
+
+    def firing_versions(self, trigger: AccuracyDropTrigger) -> list[Version]:
+        """Versions whose figures the contract's Python decision calls a drop."""
+        return [v for v in self.versions if v.fires(trigger)]
 
     def fires(self, trigger: AccuracyDropTrigger) -> bool:
-        """The contract's Python decision on this fleet."""
-        return trigger.fires(online=self.online, offline=self.offline, labelled=self.labelled)
+        """The retrain decision: the champion's figures fire."""
+        return self.champion is not None and self.champion.fires(trigger)
 
 
 @dataclass(frozen=True)
@@ -115,11 +114,6 @@ class DriftCase:
 
 
 # --- the grids --------------------------------------------------------------------------------
-
-
-def _feedback(labelled: int) -> dict[str, int]:
-    # Unknown ids are feedback too but never labelled: they must not count.
-    return {"correct": labelled - labelled // 4, "incorrect": labelled // 4, "unknown_id": 7}
 
 
 def drop_boundary(offline: float, trigger: AccuracyDropTrigger) -> tuple[float, float]:
@@ -162,7 +156,7 @@ def accuracy_grid(trigger: AccuracyDropTrigger) -> list[AccuracyCase]:
                 cases.append(
                     AccuracyCase(
                         f"offline {offline}, {what} ({online!r}), {labelled} labelled",
-                        (Replica(online, offline, **_feedback(labelled)),),
+                        (Version("7", online, labelled, offline),),
                     )
                 )
     # Fixed drops (online vs offline 1.0): the same numbers decide differently per threshold.
@@ -170,55 +164,41 @@ def accuracy_grid(trigger: AccuracyDropTrigger) -> list[AccuracyCase]:
         cases.append(
             AccuracyCase(
                 f"fixed drop {drop}, plenty labelled",
-                (Replica(1 - drop, 1.0, **_feedback(low + 10)),),
+                (Version("7", 1 - drop, low + 10, 1.0),),
             )
         )
     cases += [
-        # Averages of dyadic values are exact whichever way Prometheus sums them.
         AccuracyCase(
-            "two replicas (drop 0.0625) and an idle NaN replica",
-            (
-                Replica(0.875, 1.0, **_feedback(low)),
-                Replica(1.0, 1.0, **_feedback(low)),
-                Replica(NAN, NAN),
-            ),
+            "champion dropping 0.125 beside an older version with a bigger drop",
+            (Version("6", 0.5, 10 * low), Version("7", 0.875, low, 1.0)),
         ),
         AccuracyCase(
-            "two replicas, big drop, labelled split to exactly min_labelled, idle replica",
-            (
-                Replica(0.5, 1.0, **_feedback(low // 2)),
-                Replica(0.75, 1.0, **_feedback(low - low // 2)),
-                Replica(NAN, 1.0),
-            ),
+            "champion at exactly min_labelled beside a newer candidate version",
+            (Version("7", 0.75, low, 1.0), Version("8", 0.5, low + 1)),
         ),
         AccuracyCase(
-            "two replicas, big drop, labelled split to one below min_labelled, idle replica",
-            (
-                Replica(0.5, 1.0, **_feedback(low // 2)),
-                Replica(0.75, 1.0, **_feedback(low - 1 - low // 2)),
-                Replica(NAN, 1.0),
-            ),
+            "champion without labelled rows (0 pushed, no online), old version dropping",
+            (Version("6", 0.5, 10 * low), Version("7", None, 0, 0.9)),
         ),
         AccuracyCase(
-            "every replica idle (online NaN)",
-            (Replica(NAN, 0.9, **_feedback(low + 10)), Replica(NAN, NAN)),
+            "champion's labelled rows not pushed, big drop",
+            (Version("7", 0.5, None, 0.9),),
         ),
         AccuracyCase(
-            "no feedback series at all, big drop",
-            (Replica(0.5, 0.9),),
-            feedback=False,
+            "no champion (no offline figure), big drops",
+            (Version("6", 0.5, 10 * low), Version("7", 0.25, 10 * low)),
         ),
         AccuracyCase(
-            "only unknown-id feedback, big drop",
-            (Replica(0.5, 0.9, unknown_id=10 * low),),
+            "two versions with offline figures, each judged on its own",
+            (Version("6", 0.5, low, 0.9), Version("7", 0.875, low, 0.9)),
         ),
         AccuracyCase(
             "online above offline",
-            (Replica(0.95, 0.9, **_feedback(low + 10)),),
+            (Version("7", 0.95, low + 10, 0.9),),
         ),
         AccuracyCase(
             "offline accuracy 0",
-            (Replica(0.5, 0.0, **_feedback(low + 10)),),
+            (Version("7", 0.5, low + 10, 0.0),),
         ),
     ]
     return cases
@@ -274,38 +254,41 @@ def _series(metric: str, values: list[float], **labels: str) -> dict[str, str]:
     # Explicit values (no `x` shorthand): NaN and every float written as Python's repr, which
     # Go parses back to the same float64.
     text = " ".join("NaN" if math.isnan(v) else repr(float(v)) for v in values)
-    return {"series": f"{metric}{{{_labels(job=SERVING_JOB, **labels)}}}", "values": text}
+    return {"series": f"{metric}{{{_labels(**labels)}}}", "values": text}
 
 
 def _constant(value: float) -> list[float]:
     return [value] * (EVAL_MINUTE + 1)
 
 
-def _counter(total: int) -> list[float]:
-    late = EVAL_MINUTE + 1 - FEEDBACK_FROM_MINUTE
-    return [0.0] * FEEDBACK_FROM_MINUTE + [float(total)] * late
-
-
 def accuracy_series(case: AccuracyCase) -> list[dict[str, str]]:
-    """promtool input series of an accuracy case."""
+    """promtool input series of an accuracy case, labelled as the Pushgateway exposes them."""
     series = []
-    for index, replica in enumerate(case.replicas):
-        pod = f"r{index}"
-        series.append(_series(m.ONLINE_ACCURACY, _constant(replica.online), instance=pod))
-        series.append(_series(m.OFFLINE_ACCURACY, _constant(replica.offline), instance=pod))
-        if not case.feedback:
-            continue
-        counts = (replica.correct, replica.incorrect, replica.unknown_id)
-        totals = zip(m.FEEDBACK_RESULTS, counts, strict=True)
-        for result, total in totals:
-            series.append(_series(m.FEEDBACK_TOTAL, _counter(total), instance=pod, result=result))
+    for version in case.versions:
+        labels = {"job": RETRAIN_JOB, "instance": "", **PUSH_GROUP, "model_version": version.name}
+        figures = (
+            (m.ONLINE_ACCURACY_LOGGED, version.online),
+            (m.OFFLINE_ACCURACY_LOGGED, version.offline),
+            (m.LABELLED_ROWS_LOGGED, version.labelled),
+        )
+        series += [
+            _series(name, _constant(float(value)), **labels)
+            for name, value in figures
+            if value is not None
+        ]
     return series
 
 
 def drift_series(case: DriftCase) -> list[dict[str, str]]:
     """promtool input series of a drift case."""
     return [
-        _series(m.FEATURE_DRIFT_PSI, _constant(psi), instance=f"r{index}", feature=feature)
+        _series(
+            m.FEATURE_DRIFT_PSI,
+            _constant(psi),
+            job=SERVING_JOB,
+            instance=f"r{index}",
+            feature=feature,
+        )
         for feature, values in case.psi.items()
         for index, psi in enumerate(values)
     ]
@@ -396,11 +379,12 @@ def accuracy_expectations(triggers: Triggers, rule_files: Mapping[str, Any]) -> 
     out = []
     for case in accuracy_grid(triggers.accuracy):
         expected = []
-        if case.fires(triggers.accuracy):
-            assert case.online is not None
-            assert case.offline is not None
-            drop = AccuracyDropTrigger.relative_drop(case.online, case.offline)
-            expected.append(_expected(rule, {"job": SERVING_JOB}, drop))
+        for version in case.firing_versions(triggers.accuracy):
+            assert version.online is not None
+            assert version.offline is not None
+            drop = AccuracyDropTrigger.relative_drop(version.online, version.offline)
+            labels = {"job": RETRAIN_JOB, "model_version": version.name}
+            expected.append(_expected(rule, labels, drop))
         out.append(Expectation(case.name, ACCURACY_ALERT, accuracy_series(case), expected))
     return out
 

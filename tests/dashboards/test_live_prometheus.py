@@ -9,7 +9,9 @@ the wiring that `pulumi up` deploys is the wiring tested here.
 
 One module-scoped setup runs that serving app on a model registered in the real MLflow server,
 plus a second replica whose model does not exist (it answers 503 and fails its registry polls),
-a real Pushgateway holding the retrain job's metrics (pushed by training's own `push_outcome`),
+a real Pushgateway holding the retrain job's metrics (pushed by training's own `push_outcome`
+and `push_accuracy`: the online accuracy of the labels the test sends, the champion's offline
+accuracy read from MLflow as `retrain` reads it),
 a Postgres exporter on the real Postgres, and SeaweedFS's own metrics. Prometheus scrapes them
 every 2 seconds and evaluates the committed rule files with every `for:` cut to 4s (a test
 copy; the committed files are unchanged). Traffic, 4xx, drifted inputs and feedback are driven
@@ -32,7 +34,9 @@ import yaml
 from mlops_contract import env as contract_env
 from mlops_contract import metrics as m
 from mlops_contract import serving as srv
-from training.monitoring import push_outcome
+from training import champion
+from training.monitoring import push_accuracy, push_outcome
+from training.online import VersionFigures
 
 from dashboards.generate import GRAFANA_DIR, RULES_DIR
 from infra.render import RenderedStack
@@ -282,8 +286,12 @@ def _first_of_each(app: Replica, broken: Replica) -> None:
     assert _predict(broken, row).status_code == 503
 
 
-def _drive_traffic(app: Replica, broken: Replica) -> None:
-    """Bounded traffic: normal, concurrent singles, drifted, invalid, feedback, 503s."""
+def _drive_traffic(app: Replica, broken: Replica) -> tuple[float, int]:
+    """Bounded traffic: normal, concurrent singles, drifted, invalid, feedback, 503s.
+
+    Returns the accuracy of the labelled predictions and their number (what `retrain` computes
+    from the inference log).
+    """
     normal = make_frame(100, seed=1).to_dict(orient="records")
     for start in range(0, 100, 10):
         assert _predict(app, normal[start : start + 10]).status_code == 200
@@ -315,6 +323,10 @@ def _drive_traffic(app: Replica, broken: Replica) -> None:
         )
     unknown = app.post(srv.FEEDBACK_PATH, json={"feedback": [{"id": "no-such-id", "label": 1}]})
     assert unknown.status_code == 200
+    correct = sum(
+        label["label"] == int(pred)
+        for label, pred in zip(labels, (p for a in answers for p in a["predictions"]), strict=True)
+    )
     # Rejected input: a row without the `weather` feature, 30 times.
     bad = {k: v for k, v in normal[0].items() if k != "weather"}
     for _ in range(30):
@@ -322,6 +334,33 @@ def _drive_traffic(app: Replica, broken: Replica) -> None:
     # The replica without a model answers 503.
     for _ in range(10):
         assert _predict(broken, normal[:1]).status_code == 503
+    return correct / len(labels), len(labels)
+
+
+def _push_accuracy_figures(
+    gateway: str, tracking_uri: str, name: str, online: float, labelled: int
+) -> None:
+    """What a retrain run pushes after this traffic: the champion's figures and an old version's.
+
+    The champion's offline accuracy comes from MLflow through `retrain`'s own lookup.
+    """
+    best = champion.lookup(tracking_uri, name, "champion", timeout=10)
+    assert best is not None
+    assert best.offline_accuracy is not None
+    push_accuracy(
+        gateway,
+        [
+            VersionFigures(
+                version=best.version,
+                labelled=labelled,
+                online=online,
+                offline=best.offline_accuracy,
+                champion=True,
+            ),
+            # An older version still in the window: it has figures but never an alert.
+            VersionFigures(version="0", labelled=900, online=0.25, offline=None, champion=False),
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -394,7 +433,8 @@ def live(
             assert _wait_for(
                 lambda: _query(prometheus.url, "query", query=f"{seen} == 3") != [], 60
             ), _query(prometheus.url, "query", query=m.REQUESTS_TOTAL)
-            _drive_traffic(app, broken)
+            online, labelled = _drive_traffic(app, broken)
+            _push_accuracy_figures(gateway.url, uri, name, online, labelled)
             deadline = time.monotonic() + WAIT_SECONDS
             while time.monotonic() < deadline and not _firing(prometheus.url) >= EXPECTED_FIRING:
                 time.sleep(1.0)

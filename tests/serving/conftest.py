@@ -37,7 +37,6 @@ def client(mlflow_server: MlflowServer, registered: Registered) -> Iterator[Test
         max_batch_rows=MAX_BATCH_ROWS,
         max_body_bytes=MAX_BODY_BYTES,
         drift_window_rows=DRIFT_WINDOW_ROWS,
-        feedback_window_size=100,
     )
     with TestClient(create_app(settings)) as test_client:
         deadline = time.monotonic() + 60

@@ -133,7 +133,7 @@ def test_predictions_and_labels_land_as_parquet_under_the_documented_keys(
         stranger = uuid.uuid4().hex  # an id this replica never handed out
         labels = [{"id": body["ids"][0], "label": 1}, {"id": stranger, "label": 0}]
         feedback = client.post("/feedback", json={"feedback": labels}).json()
-        assert feedback["unknown_id"] == 1  # the in-pod accuracy still ignores it ...
+        assert feedback == {"received": 2, "logged": True}  # the stranger's label too ...
         predictions = _rows(s3_server, bucket, layout.PREDICTIONS, 4)
         stored_labels = _rows(s3_server, bucket, layout.LABELS, 2)  # ... but the log keeps it
         assert _metric(client, names.INFERENCE_LOG_ROWS_TOTAL, kind="predictions") == 4
@@ -192,7 +192,7 @@ def test_two_replicas_share_the_bucket_and_a_label_for_the_other_replica_is_stor
             time.sleep(0.25)
         on_a = made["pod-a"][0]
         answer = replica_b.post("/feedback", json={"feedback": [{"id": on_a, "label": 1}]})
-        assert answer.json()["unknown_id"] == 1  # B never saw it
+        assert answer.json() == {"received": 1, "logged": True}  # B never saw the id
     predictions = _rows(s3_server, bucket, layout.PREDICTIONS, 10)
     labels = _rows(s3_server, bucket, layout.LABELS, 1)
 

@@ -33,6 +33,7 @@ PREFIXES = (
     "TRAINING_",
     "DATASETS_",
     "GIT_COMMIT",
+    "INFERENCE_LOG_",
 )
 
 

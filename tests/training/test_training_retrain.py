@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 from mlops_contract import metrics as m
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, Gauge, start_http_server
 from prometheus_client.parser import text_string_to_metric_families
 from training import monitoring
 
@@ -35,44 +35,22 @@ pytestmark = pytest.mark.integration
 
 @dataclass
 class FakeServing:
-    """A real HTTP exporter with serving's metric names; the test sets the values."""
+    """A real HTTP exporter with serving's drift metric; the test sets the values."""
 
     drift: Gauge
-    online: Gauge
-    offline: Gauge
-    feedback: Counter
     prometheus: services.PrometheusServer
     pushgateway: services.Pushgateway
-    labelled_total: int = 0
 
-    def set(self, *, psi: float, online: float, offline: float, labelled: int = 0) -> None:
-        """Publish values and wait until Prometheus has scraped exactly them.
-
-        labelled is the total of labelled feedback rows so far (the counter only grows, so
-        tests in this module raise it in order); Prometheus' increase() extrapolates a little,
-        so the labelled signal is waited for as at least that many.
-        """
+    def set(self, *, psi: float) -> None:
+        """Publish PSI values and wait until Prometheus has scraped exactly them."""
         self.drift.labels(feature="recent_speed_kmh").set(psi)
         self.drift.labels(feature="weather").set(psi / 4)
-        self.online.set(online)
-        self.offline.set(offline)
-        if labelled > self.labelled_total:
-            self.feedback.labels(result="incorrect").inc(labelled - self.labelled_total)
-            self.labelled_total = labelled
-        # The app's own queries: the fleet also has an idle replica (no feedback yet, NaN
-        # online accuracy), which must not hide the busy replica's numbers.
-        want = {
-            monitoring.DRIFT_QUERY: psi,
-            monitoring.ONLINE_ACCURACY_QUERY: online,
-            monitoring.OFFLINE_ACCURACY_QUERY: offline,
-        }
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            scraped = (query(self.prometheus.url, monitoring.LABELLED_QUERY) or 0) >= labelled
-            if scraped and all(query(self.prometheus.url, q) == v for q, v in want.items()):
+            if query(self.prometheus.url, monitoring.DRIFT_QUERY) == psi:
                 return
             time.sleep(0.5)
-        raise AssertionError(f"Prometheus never showed {want} and {labelled} labelled rows")
+        raise AssertionError(f"Prometheus never showed max PSI {psi}")
 
 
 def query(url: str, promql: str) -> float | None:
@@ -99,16 +77,12 @@ def pushed(gateway: services.Pushgateway) -> dict[str, dict[str, float]]:
 def serving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeServing]:
     registry = CollectorRegistry()
     drift = Gauge(m.FEATURE_DRIFT_PSI, "PSI", ["feature"], registry=registry)
-    online = Gauge(m.ONLINE_ACCURACY, "online accuracy", registry=registry)
-    offline = Gauge(m.OFFLINE_ACCURACY, "offline accuracy", registry=registry)
-    feedback = Counter(m.FEEDBACK, "feedback", ["result"], registry=registry)
-    for result in m.FEEDBACK_RESULTS:
-        feedback.labels(result=result)  # zeros first, as serving exports them
     port = services.free_port()
     server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
-    # A second replica that has had no feedback: serving exports NaN until it has some.
+    # A second replica whose drift window is not full yet: serving exports NaN until it is.
     idle_registry = CollectorRegistry()
-    Gauge(m.ONLINE_ACCURACY, "online accuracy", registry=idle_registry).set(math.nan)
+    idle = Gauge(m.FEATURE_DRIFT_PSI, "PSI", ["feature"], registry=idle_registry)
+    idle.labels(feature="recent_speed_kmh").set(math.nan)
     idle_port = services.free_port()
     idle_server, idle_thread = start_http_server(
         idle_port, addr="127.0.0.1", registry=idle_registry
@@ -123,7 +97,7 @@ scrape_configs:
     prometheus = services.start_prometheus(base, config)
     gateway = services.start_pushgateway(base)
     try:
-        yield FakeServing(drift, online, offline, feedback, prometheus, gateway)
+        yield FakeServing(drift, prometheus, gateway)
     finally:
         gateway.stop()
         prometheus.stop()
@@ -142,7 +116,7 @@ def test_high_drift_retrains_promotes_and_pushes_then_prometheus_down_fails(
         "PROMETHEUS_URL": serving.prometheus.url,
         "PUSHGATEWAY_URL": serving.pushgateway.url,
     }
-    serving.set(psi=0.45, online=0.9, offline=0.91)
+    serving.set(psi=0.45)
     proc = run_training("retrain", "--policy", "drift", *FAST_TRAIN, *FIXED_HOLDOUT, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "decision: retrain (drift: max PSI 0.450 > 0.200)" in proc.stdout
@@ -178,7 +152,7 @@ def test_low_drift_skips_under_the_drift_policy(
         "PROMETHEUS_URL": serving.prometheus.url,
         "PUSHGATEWAY_URL": serving.pushgateway.url,
     }
-    serving.set(psi=0.05, online=0.7, offline=0.93)
+    serving.set(psi=0.05)
     proc = run_training("retrain", "--policy", "drift", *FAST_TRAIN, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "decision: skip (max PSI 0.050 <= 0.200)" in proc.stdout
@@ -187,42 +161,21 @@ def test_low_drift_skips_under_the_drift_policy(
     assert pushed(serving.pushgateway)["retrain_last_outcome"] == {"skipped": 1.0}
 
 
-def test_accuracy_drop_with_too_few_labelled_rows_skips(
-    serving: FakeServing, mlflow_server: services.MlflowServer, capsys: pytest.CaptureFixture[str]
+def test_the_accuracy_policy_needs_the_inference_log_and_says_so(
+    serving: FakeServing, mlflow_server: services.MlflowServer
 ) -> None:
     name = unique_model_name()
     env = {**cli_env(mlflow_server, name), "PROMETHEUS_URL": serving.prometheus.url}
-    serving.set(psi=0.05, online=0.5, offline=0.93, labelled=5)
-    # The default policy (drift,accuracy) and thresholds, from the contract through Settings.
-    code = run_in_process("retrain", *FAST_TRAIN, env=env)
-    out = capsys.readouterr().out
-    assert code == 0, out
-    assert "decision: skip (max PSI 0.050 <= 0.200; only " in out
-    assert "labelled rows in the last 1h (< 20)" in out
+    # The default policy (drift,accuracy): online accuracy comes from serving's inference log.
+    proc = run_training("retrain", *FAST_TRAIN, env=env)
+    assert proc.returncode == 1
+    assert error_lines(proc) == [
+        "error: INFERENCE_LOG_BUCKET is not set; policy 'drift,accuracy' needs serving's "
+        "inference log for online accuracy (set it to the log's bucket, or drop `accuracy` "
+        "from the policy)"
+    ]
     client = MlflowClient(tracking_uri=mlflow_server.tracking_uri)
     assert client.search_registered_models(f"name = '{name}'") == []
-
-
-def test_accuracy_drop_retrains_under_the_accuracy_policy(
-    serving: FakeServing, mlflow_server: services.MlflowServer, capsys: pytest.CaptureFixture[str]
-) -> None:
-    name = unique_model_name()
-    env = {
-        **cli_env(mlflow_server, name),
-        "PROMETHEUS_URL": serving.prometheus.url,
-        "RETRAIN_POLICY": "drift,accuracy",
-        "RETRAIN_MIN_LABELLED": "30",
-    }
-    serving.set(psi=0.05, online=0.7, offline=0.93, labelled=40)
-    code = run_in_process("retrain", *FAST_TRAIN, *FIXED_HOLDOUT, env=env)
-    out = capsys.readouterr().out
-    assert code == 0, out
-    # 1 - 0.70/0.93 = 24.7% below offline: relative, as the alert rule measures it.
-    assert (
-        "decision: retrain (accuracy drop: online 0.70 is 24.7% below offline 0.93 (> 5%), " in out
-    )
-    client = MlflowClient(tracking_uri=mlflow_server.tracking_uri)
-    assert alias_version(client, name, "champion") == "1"
 
 
 def test_rejected_candidate_is_a_normal_outcome_and_never_champion(

@@ -23,7 +23,13 @@ def signals(
     offline: float | None = None,
     labelled: float | None = None,
 ) -> Signals:
-    return Signals(max_psi=psi, online_accuracy=online, offline_accuracy=offline, labelled=labelled)
+    return Signals(
+        max_psi=psi,
+        online_accuracy=online,
+        offline_accuracy=offline,
+        labelled=labelled,
+        window="5 min",
+    )
 
 
 def test_parse_builds_the_contract_triggers() -> None:
@@ -94,8 +100,15 @@ def test_too_few_labelled_rows_never_fire_however_large_the_drop() -> None:
     low = signals(psi=0.01, online=0.30, offline=0.95, labelled=19)
     go, reason = retrain.should_retrain(DEFAULTS, low)
     assert not go
-    assert "only 19 labelled rows in the last 1h (< 20)" in reason
+    assert "only 19 labelled rows of the champion in the last 5 min (< 20)" in reason
     assert not retrain.should_retrain(DEFAULTS, signals(online=0.30, offline=0.95))[0]
+    # no labelled row of the champion at all, or no champion yet: no figure, no decision
+    go, reason = retrain.should_retrain(DEFAULTS, signals(psi=0.01, offline=0.95, labelled=0))
+    assert not go
+    assert "no labelled rows of the champion in the last 5 min yet" in reason
+    go, reason = retrain.should_retrain(DEFAULTS, signals(psi=0.01, online=0.5, labelled=50))
+    assert not go
+    assert "no champion offline accuracy yet" in reason
     # at the minimum exactly, the drop counts (the alert rule's `>= min_labelled`)
     assert retrain.should_retrain(DEFAULTS, signals(online=0.30, offline=0.95, labelled=20))[0]
 
@@ -136,4 +149,4 @@ def test_either_trigger_suffices_and_both_reasons_are_given_on_a_skip() -> None:
 
 
 def test_no_signals_skips() -> None:
-    assert retrain.should_retrain(DEFAULTS, None) == (False, "no signals read from Prometheus")
+    assert retrain.should_retrain(DEFAULTS, None) == (False, "no signals read")

@@ -178,3 +178,29 @@ def test_importing_and_constructing_both_apps_changes_no_process_state() -> None
     assert report["env"] == []
     before, after = report["uris"]
     assert before == after
+
+
+def test_the_inference_log_settings_default_to_the_contract(no_env: pytest.MonkeyPatch) -> None:
+    s = load_settings()
+    assert s.inference_log_bucket is None
+    assert s.inference_log_endpoint_url is None
+    assert s.retrain_window_minutes == triggers.DEFAULT_RETRAIN_WINDOW_MINUTES
+    assert s.retrain_min_rows == triggers.DEFAULT_RETRAIN_MIN_ROWS
+    assert s.retrain_max_rows == triggers.DEFAULT_RETRAIN_MAX_ROWS
+    no_env.setenv(env.INFERENCE_LOG_BUCKET, "inference-log")
+    no_env.setenv(env.RETRAIN_WINDOW_MINUTES, "3")
+    no_env.setenv(env.RETRAIN_MIN_ROWS, "50")
+    no_env.setenv(env.RETRAIN_MAX_ROWS, "1000")
+    s = load_settings()
+    assert (s.inference_log_bucket, s.retrain_window_minutes) == ("inference-log", 3)
+    assert (s.retrain_min_rows, s.retrain_max_rows) == (50, 1000)
+
+
+def test_a_bad_inference_log_setting_names_its_variable(no_env: pytest.MonkeyPatch) -> None:
+    no_env.setenv(env.INFERENCE_LOG_ENDPOINT_URL, "seaweedfs:8333")
+    no_env.setenv(env.RETRAIN_WINDOW_MINUTES, "0")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert f"{env.INFERENCE_LOG_ENDPOINT_URL}='seaweedfs:8333'" in message
+    assert f"{env.RETRAIN_WINDOW_MINUTES}='0'" in message

@@ -62,6 +62,6 @@ def test_drift_policy_without_prometheus_url_is_one_error_line(
     assert main(["retrain", "--policy", "drift"]) == 1
     err = capsys.readouterr().err
     assert err == (
-        "error: PROMETHEUS_URL is not set; policy 'drift' needs it "
-        "(set it to the Prometheus server URL, or use --policy always)\n"
+        "error: PROMETHEUS_URL is not set; policy 'drift' needs it for drift "
+        "(set it to the Prometheus server URL, or drop `drift` from the policy)\n"
     )

@@ -43,6 +43,9 @@ HOSTNAME: Final = "HOSTNAME"
 # RETRAIN_MIN_ROWS labelled rows: no retrain, and the run says why.
 RETRAIN_WINDOW_MINUTES: Final = "RETRAIN_WINDOW_MINUTES"
 RETRAIN_MIN_ROWS: Final = "RETRAIN_MIN_ROWS"
+# The most recent labelled rows a retrain trains and judges on (a cap, so the candidate learns
+# the current data within minutes of a drift however long the window is).
+RETRAIN_MAX_ROWS: Final = "RETRAIN_MAX_ROWS"
 
 # Training: where a run is recorded and its data comes from (defaults for the CLI's flags).
 MLFLOW_EXPERIMENT_NAME: Final = "MLFLOW_EXPERIMENT_NAME"

@@ -35,11 +35,10 @@ PREDICTIONS: Final = "serving_predictions"
 PREDICTIONS_TOTAL: Final = f"{PREDICTIONS}_total"
 FEATURE_DRIFT_PSI: Final = "serving_feature_drift_psi"
 DRIFT_WINDOW_ROWS: Final = "serving_drift_window_rows"
-ONLINE_ACCURACY: Final = "serving_online_accuracy_ratio"
+# Labels received on /feedback (no label: a replica cannot tell right from wrong for an id
+# another replica answered; the inference log's join does).
 FEEDBACK: Final = "serving_feedback"
 FEEDBACK_TOTAL: Final = f"{FEEDBACK}_total"
-FEEDBACK_RESULTS: Final = ("correct", "incorrect", "unknown_id")
-LABELLED_FEEDBACK_RESULTS: Final = ("correct", "incorrect")
 
 # Retrain (pushed to the Pushgateway with job=JOB_RETRAIN).
 RETRAIN_LAST_RUN: Final = "retrain_last_run_timestamp_seconds"

@@ -19,6 +19,15 @@ DEFAULT_MAX_ACCURACY_DROP: Final = 0.05
 # Fewer labelled rows than this in the window make online accuracy noise.
 DEFAULT_MIN_LABELLED: Final = 20
 
+# Retraining on the inference log (training `retrain`; the stack may set its own).
+# Labelled rows from the last hour give the online accuracy, training set and holdout.
+DEFAULT_RETRAIN_WINDOW_MINUTES: Final = 60
+# Fewer labelled rows than this in the window: too few to train and judge a candidate.
+DEFAULT_RETRAIN_MIN_ROWS: Final = 200
+# Train and judge on at most the most recent 3000 labelled rows (2 minutes at 25 labels/s):
+# after a drift the candidate learns the new data, not the hour before it.
+DEFAULT_RETRAIN_MAX_ROWS: Final = 3000
+
 # Retrain policies: which triggers may start a retrain (any one suffices).
 POLICY_ALWAYS: Final = "always"
 POLICY_DRIFT: Final = "drift"
@@ -83,15 +92,17 @@ class AccuracyDropTrigger:
         """The relative drop over PromQL expressions for online and offline accuracy."""
         return f"1 - {online} / {offline}"
 
-    def promql(self, drop: str, labelled: str) -> str:
+    def promql(self, drop: str, labelled: str, on: tuple[str, ...] = ("job",)) -> str:
         """The same condition over PromQL: the drop expression and the labelled-rows expression.
 
+        `on` names the labels a drop and its labelled rows are matched on (the signals keep
+        `job` and `model_version`: each version's drop is guarded by that version's rows).
         Division by an offline accuracy of 0 gives +Inf or NaN in PromQL; `fires` refuses it, and
         a model with offline accuracy 0 is never promoted, so the two agree where it matters.
         """
         return (
             f"{drop} > {_promql_number(self.max_drop)}\n"
-            f"and on (job) {labelled} >= {self.min_labelled}"
+            f"and on ({', '.join(on)}) {labelled} >= {self.min_labelled}"
         )
 
 

@@ -59,7 +59,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     state = ServingState.create(settings)
     state.metrics.registry_up.set(0)
-    state.metrics.online_accuracy.set(math.nan)  # "no feedback yet", not "0% accurate"
     state.metrics.offline_accuracy.set(math.nan)
     docs = "/docs" if settings.api_docs else None
     app = FastAPI(title="serving", lifespan=lifespan, docs_url=docs, redoc_url=None)

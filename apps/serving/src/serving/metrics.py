@@ -62,14 +62,9 @@ class ServingMetrics:
         self.drift_window_rows = Gauge(
             m.DRIFT_WINDOW_ROWS, "Rows currently in the drift window", registry=r
         )
-        self.online_accuracy = Gauge(
-            m.ONLINE_ACCURACY, "Rolling accuracy over recent feedback", registry=r
-        )
-        self.feedback = Counter(
-            m.FEEDBACK, "Feedback labels received by result", ["result"], registry=r
-        )
-        for result in m.FEEDBACK_RESULTS:
-            self.feedback.labels(result=result)  # export zeros before the first feedback
+        # Labels are scored where all of them meet, in the joined inference log (`retrain`
+        # pushes the online accuracy); a replica only counts what it received.
+        self.feedback = Counter(m.FEEDBACK, "Labels received on /feedback", registry=r)
         # The inference log (docs/inference-log.md).
         self.inference_log_enabled = Gauge(
             m.INFERENCE_LOG_ENABLED, "1 if predictions and labels are logged to the store",

@@ -51,8 +51,6 @@ class Settings(BaseSettings):
     # 5 ms: on a busy 2-core node, 8 clients' requests spread over more than 2 ms.
     batch_max_wait_ms: float = Field(default=5.0, ge=0, le=100)
     drift_window_rows: int = Field(default=1000, ge=10, le=1_000_000)
-    feedback_window_size: int = Field(default=500, ge=1, le=1_000_000)
-    prediction_id_cache_size: int = Field(default=100_000, ge=1, le=10_000_000)
     # The interactive API docs page (/docs); off in the platform, on in the local sandbox.
     api_docs: bool = False
 

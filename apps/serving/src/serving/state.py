@@ -11,7 +11,6 @@ import pandas as pd
 
 from serving.batching import MicroBatcher
 from serving.drift import DriftMonitor
-from serving.feedback import FeedbackStore
 from serving.inference_log import InferenceLog
 from serving.metrics import ServingMetrics
 from serving.model_store import ModelSnapshot, ModelStore
@@ -34,13 +33,12 @@ def to_frame(snapshot: ModelSnapshot, batch: Batch) -> pd.DataFrame:
 
 @dataclass
 class ServingState:
-    """Settings, model store, metrics, batcher, drift, feedback and inference log of one app."""
+    """Settings, model store, metrics, batcher, drift and inference log of one app."""
 
     settings: Settings
     store: ModelStore
     metrics: ServingMetrics
     drift: DriftMonitor
-    feedback: FeedbackStore
     batcher: MicroBatcher
     follower: RegistryFollower
     inference_log: InferenceLog
@@ -51,7 +49,6 @@ class ServingState:
         store = ModelStore()
         metrics = ServingMetrics()
         drift = DriftMonitor(settings.drift_window_rows)
-        feedback = FeedbackStore(settings.prediction_id_cache_size, settings.feedback_window_size)
         inference_log = InferenceLog(settings, metrics)
 
         def run_batch(snapshot: ModelSnapshot, batch: Batch) -> list[Any]:
@@ -72,4 +69,4 @@ class ServingState:
 
         batcher = MicroBatcher(run_batch, settings.max_batch_rows, settings.batch_max_wait_ms)
         follower = RegistryFollower(settings, store, metrics)
-        return cls(settings, store, metrics, drift, feedback, batcher, follower, inference_log)
+        return cls(settings, store, metrics, drift, batcher, follower, inference_log)

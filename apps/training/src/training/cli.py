@@ -14,6 +14,9 @@ from training import commands, gate
 from training.errors import TrainingError
 from training.settings import Settings, load_settings
 
+# The newest quarter of the recent labelled rows judges candidate and champion (750 of 3000).
+DEFAULT_HOLDOUT_FRACTION = 0.25
+
 
 def _add_gate_flags(p: argparse.ArgumentParser, s: Settings) -> None:
     g = p.add_argument_group("gate (defaults from GATE_* environment variables)")
@@ -151,9 +154,51 @@ def _add_retrain_flags(p: argparse.ArgumentParser, s: Settings) -> None:
         "--min-labelled",
         type=int,
         default=s.retrain_min_labelled,
-        help="accuracy: fewer labelled feedback rows than this never retrain "
+        help="accuracy: fewer labelled rows of the champion than this never retrain "
         f"(env {env.RETRAIN_MIN_LABELLED})",
     )
+    g = p.add_argument_group(
+        f"production data (serving's inference log in {env.INFERENCE_LOG_BUCKET}; unset: "
+        "train on --data or synthetic data, as `train` does)"
+    )
+    sized = (
+        ("--window-minutes", "retrain_window_minutes", 1, env.RETRAIN_WINDOW_MINUTES,
+         "labelled log rows from the last N minutes give the online accuracy, the training set "
+         "and the holdout"),
+        ("--min-rows", "retrain_min_rows", 20, env.RETRAIN_MIN_ROWS,
+         "fewer labelled rows in the window than this: no retrain"),
+        ("--max-rows", "retrain_max_rows", 20, env.RETRAIN_MAX_ROWS,
+         "train and judge on at most the N most recent labelled rows"),
+    )  # fmt: skip
+    for flag, field, low, variable, meaning in sized:
+        g.add_argument(
+            flag,
+            type=_at_least(low),
+            default=getattr(s, field),
+            help=f"{meaning} (env {variable}, default {_default(field)})",
+        )
+    g.add_argument(
+        "--holdout-fraction",
+        type=float,
+        default=DEFAULT_HOLDOUT_FRACTION,
+        help="the newest fraction of those rows is the gate's holdout, never trained on "
+        f"(default {DEFAULT_HOLDOUT_FRACTION:g})",
+    )
+
+
+def _at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= low, or a message naming the bound."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+
+    return parse
 
 
 def _quiet_libraries() -> None:

@@ -9,11 +9,15 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 from mlops_contract import env
+from mlops_contract.triggers import POLICY_ACCURACY, POLICY_DRIFT, Triggers
 
-from training import data, gate, health, monitoring
+from training import champion, data, gate, health, inference_log, monitoring, online
 from training import retrain as retrain_decision
 from training.errors import TrainingError
+from training.inference_log import LogRead
+from training.monitoring import Signals
 from training.settings import Settings
 
 if TYPE_CHECKING:
@@ -61,6 +65,12 @@ def _s3(settings: Settings) -> S3Config:
     from training.storage import S3Config
 
     return S3Config.from_settings(settings)
+
+
+def _log_s3(settings: Settings) -> S3Config:
+    from training.storage import S3Config
+
+    return S3Config.for_inference_log(settings)
 
 
 def _train_spec(args: argparse.Namespace, settings: Settings) -> data.DataSpec:
@@ -148,6 +158,13 @@ def _report(decision: gate.Decision, progress: Progress) -> None:
     progress(f"{verdict}: {decision.reason}")
 
 
+def _load_holdout(spec: data.DataSpec) -> recipe.Holdout:
+    from training import recipe
+
+    frame, name = spec.load()
+    return recipe.Holdout(frame=frame, name=name)
+
+
 def promote(args: argparse.Namespace, settings: Settings, progress: Progress) -> int:
     """`promote`: gate a version; exit 3 when the gate rejects it."""
     uri = _check_mlflow(settings)
@@ -157,7 +174,7 @@ def promote(args: argparse.Namespace, settings: Settings, progress: Progress) ->
     decision = recipe.promote(
         target=_target(args, settings, uri),
         version=args.version,
-        holdout=_holdout_spec(args, settings, 0.0),
+        holdout=_load_holdout(_holdout_spec(args, settings, 0.0)),
         policy=policy,
         progress=progress,
     )
@@ -204,7 +221,7 @@ def status(args: argparse.Namespace, settings: Settings, progress: Progress) -> 
 
 
 def retrain(args: argparse.Namespace, settings: Settings, progress: Progress) -> int:
-    """`retrain`: decide from Prometheus, then train, gate, promote; push the outcome."""
+    """`retrain`: measure, decide, then train, gate, promote; push the figures and the outcome."""
     started = monitoring.now()
     outcome = "failed"
     try:
@@ -222,38 +239,132 @@ def retrain(args: argparse.Namespace, settings: Settings, progress: Progress) ->
                 print(f"warning: {exc}", flush=True)
 
 
+def _require_sources(args: argparse.Namespace, settings: Settings, triggers: Triggers) -> None:
+    """Each trigger in the policy names the setting it cannot decide without."""
+    if POLICY_DRIFT in triggers.policy and not (settings.prometheus_url or "").strip():
+        raise TrainingError(
+            f"{env.PROMETHEUS_URL} is not set; policy {args.policy!r} needs it for drift "
+            "(set it to the Prometheus server URL, or drop `drift` from the policy)"
+        )
+    if POLICY_ACCURACY in triggers.policy and not settings.inference_log_bucket:
+        raise TrainingError(
+            f"{env.INFERENCE_LOG_BUCKET} is not set; policy {args.policy!r} needs serving's "
+            "inference log for online accuracy (set it to the log's bucket, or drop `accuracy` "
+            "from the policy)"
+        )
+
+
+def _measure(
+    args: argparse.Namespace, settings: Settings, progress: Progress
+) -> tuple[LogRead | None, Signals]:
+    """Read the log's window, push every version's figures, return the champion's and drift."""
+    log: LogRead | None = None
+    accuracy: dict[str, float | None] = {"online": None, "offline": None, "labelled": None}
+    bucket = settings.inference_log_bucket
+    if bucket:
+        window = inference_log.Window.last(args.window_minutes)
+        log = inference_log.read(_log_s3(settings), bucket, window)
+        progress(log.describe(bucket, window))
+        best = champion.lookup(
+            settings.require_tracking_uri(),
+            settings.model_name,
+            settings.model_alias,
+            settings.mlflow_connect_timeout,
+        )
+        figures = online.figures(log.labelled, best)
+        progress(online.describe(figures, args.window_minutes))
+        for f in figures:
+            if f.champion:
+                accuracy = {"online": f.online, "offline": f.offline, "labelled": f.labelled}
+        if settings.pushgateway_url:
+            try:
+                monitoring.push_accuracy(settings.pushgateway_url, figures)
+            except TrainingError as exc:  # the decision below does not need the push
+                print(f"warning: {exc}", flush=True)
+    max_psi = None
+    prom = (settings.prometheus_url or "").strip()
+    if prom:
+        max_psi = monitoring.read_max_psi(prom)
+        progress(f"Prometheus at {prom}: max_psi={max_psi}")
+    signals = Signals(
+        max_psi=max_psi,
+        online_accuracy=accuracy["online"],
+        offline_accuracy=accuracy["offline"],
+        labelled=accuracy["labelled"],
+        window=f"{args.window_minutes} min",
+    )
+    return log, signals
+
+
 def _retrain(args: argparse.Namespace, settings: Settings, progress: Progress) -> str:
     triggers = retrain_decision.parse(
         args.policy, args.max_psi, args.max_accuracy_drop, args.min_labelled
     )
     gate_policy = _policy(args)
-    signals = None
-    prom = (settings.prometheus_url or "").strip()
-    if retrain_decision.needs_prometheus(triggers) and not prom:
-        raise TrainingError(
-            f"{env.PROMETHEUS_URL} is not set; policy {args.policy!r} needs it "
-            "(set it to the Prometheus server URL, or use --policy always)"
-        )
-    if prom:
-        signals = monitoring.read_signals(prom)
-        progress(
-            f"Prometheus at {prom}: max_psi={signals.max_psi} "
-            f"online_accuracy={signals.online_accuracy} "
-            f"offline_accuracy={signals.offline_accuracy} labelled={signals.labelled}"
-        )
+    _require_sources(args, settings, triggers)
+    log, signals = _measure(args, settings, progress)
     go, reason = retrain_decision.should_retrain(triggers, signals)
+    if go and log is not None and len(log.labelled) < args.min_rows:
+        go, reason = (
+            False,
+            (
+                f"{reason}; but only {len(log.labelled)} labelled rows in the inference log over "
+                f"the last {args.window_minutes} min (< {env.RETRAIN_MIN_ROWS}={args.min_rows}): "
+                "too few to train and judge a candidate"
+            ),
+        )
     progress(f"decision: {'retrain' if go else 'skip'} ({reason})")
     if not go:
         return "skipped"
-    target, registered = _train_version(args, settings, progress)
+    if log is None:
+        # No inference log: train on TRAINING_DATA or synthetic data and judge on a synthetic
+        # (or TRAINING_HOLDOUT_DATA) holdout, as `train` and `promote` do.
+        target, registered = _train_version(args, settings, progress)
+        holdout = _load_holdout(_holdout_spec(args, settings, args.drift))
+    else:
+        target, registered, holdout = _train_on_log(args, settings, log, progress)
     from training import recipe
 
     decision = recipe.promote(
         target=target,
         version=registered.version,
-        holdout=_holdout_spec(args, settings, args.drift),
+        holdout=holdout,
         policy=gate_policy,
         progress=progress,
     )
     _report(decision, progress)
     return "promoted" if decision.promote else "rejected"
+
+
+def _train_on_log(
+    args: argparse.Namespace, settings: Settings, log: LogRead, progress: Progress
+) -> tuple[recipe.Target, tracking.RegisteredVersion, recipe.Holdout]:
+    """Train on the window's labelled rows (plus reference data) and hold out the newest."""
+    uri = _check_mlflow(settings)
+    bucket = settings.inference_log_bucket
+    train_rows, holdout_rows = inference_log.recent_split(
+        log.labelled, max_rows=args.max_rows, holdout_fraction=args.holdout_fraction
+    )
+    name = f"inference-log:{bucket}:last-{args.window_minutes}min"
+    progress(
+        f"training set: the {len(train_rows) + len(holdout_rows)} most recent labelled rows "
+        f"(at most {args.max_rows}); holdout: the newest {len(holdout_rows)}"
+    )
+    if args.data is not None:
+        reference, reference_name = _train_spec(args, settings).load()
+        train_rows = pd.concat([reference, train_rows], ignore_index=True)
+        name = f"{name}+{reference_name}"
+        progress(f"plus reference data {reference_name}: {len(reference)} rows")
+    from training import recipe, snapshot
+
+    snap = snapshot.snapshot(
+        holdout_rows, f"inference-log-holdout:{bucket}", bucket=settings.datasets_bucket,
+        s3=_s3(settings),
+    )  # fmt: skip
+    progress(f"holdout snapshot {snap.uri}")
+    target = _target(args, settings, uri)
+    progress(f"MLflow at {uri}, model {target.model_name}")
+    registered = recipe.train(
+        train_rows, name, _params(args), target=target, progress=progress, test=holdout_rows
+    )
+    return target, registered, recipe.Holdout(frame=holdout_rows, name=snap.uri)

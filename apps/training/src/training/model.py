@@ -62,15 +62,26 @@ def build_pipeline(params: TrainParams) -> Pipeline:
     return Pipeline([("features", pre), ("model", forest)])
 
 
-def train(df: pd.DataFrame, params: TrainParams) -> TrainResult:
-    """Split, fit and score; pure (no I/O), deterministic for a given frame and params."""
+def _check_trainable(df: pd.DataFrame) -> None:
     if len(df) < MIN_ROWS:
         raise TrainingError(f"dataset has {len(df)} rows; training needs at least {MIN_ROWS}")
     if df[TARGET].nunique() < 2:
         raise TrainingError(f"dataset: column {TARGET!r} holds one class only; need both 0 and 1")
+
+
+def train(df: pd.DataFrame, params: TrainParams) -> TrainResult:
+    """Split, fit and score; pure (no I/O), deterministic for a given frame and params."""
+    _check_trainable(df)
     train_df, test_df = train_test_split(
         df, test_size=params.test_size, random_state=params.seed, stratify=df[TARGET]
     )
+    return fit(train_df, test_df, params)
+
+
+def fit(train_df: pd.DataFrame, test_df: pd.DataFrame, params: TrainParams) -> TrainResult:
+    """Fit on train_df and score on test_df (a split given by the caller, e.g. by time)."""
+    if train_df[TARGET].nunique() < 2:
+        raise TrainingError(f"training rows: {TARGET!r} holds one class only; need both 0 and 1")
     pipeline = build_pipeline(params)
     pipeline.fit(train_df[list(FEATURES)], train_df[TARGET])
     names = [str(n) for n in pipeline.named_steps["features"].get_feature_names_out()]

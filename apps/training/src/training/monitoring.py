@@ -1,37 +1,43 @@
-"""Prometheus: read the signals retrain decides on; Pushgateway: report how the run went."""
+"""Prometheus: read the drift signal; Pushgateway: the accuracy figures and the run's outcome."""
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import requests
 from mlops_contract import metrics as m
 from mlops_contract import signals
-from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway
+from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, pushadd_to_gateway
 
 from training.errors import TrainingError
 
-# The contract's signal expressions, the ones the recording rules record, so retrain decides on
-# the same figures the alerts show. The drift signal is the largest PSI over every feature.
+if TYPE_CHECKING:
+    from training.online import VersionFigures
+
+# The contract's signal expression, the one the recording rule records, so retrain decides on
+# the same figure the alert shows. The drift signal is the largest PSI over every feature.
 DRIFT_QUERY = f"max({signals.max_psi()})"
-ONLINE_ACCURACY_QUERY = signals.online_accuracy()
-OFFLINE_ACCURACY_QUERY = signals.offline_accuracy()
-LABELLED_QUERY = signals.labelled_feedback()
 OUTCOMES = m.RETRAIN_OUTCOMES
 PUSH_JOB = m.JOB_RETRAIN
 
 
 @dataclass(frozen=True, kw_only=True)
 class Signals:
-    """What Prometheus knows right now; None where no series exists yet."""
+    """What the decision reads: drift from Prometheus, the champion's figures from the log.
+
+    None where there is no figure (no drift series, no champion, no labelled row).
+    """
 
     max_psi: float | None
     online_accuracy: float | None
     offline_accuracy: float | None
-    # Labelled feedback rows over signals.LABELLED_WINDOW: the accuracy drop's minimum-rows guard.
+    # The champion's labelled log rows over the window: the accuracy drop's minimum-rows guard.
     labelled: float | None
+    window: str = "window"
 
 
 def query_scalar(base_url: str, promql: str, timeout: float = 5.0) -> float | None:
@@ -58,14 +64,47 @@ def query_scalar(base_url: str, promql: str, timeout: float = 5.0) -> float | No
     return None if math.isnan(value) else value
 
 
-def read_signals(base_url: str) -> Signals:
-    """Max drift PSI over features and pods, online vs offline accuracy, labelled rows."""
-    return Signals(
-        max_psi=query_scalar(base_url, DRIFT_QUERY),
-        online_accuracy=query_scalar(base_url, ONLINE_ACCURACY_QUERY),
-        offline_accuracy=query_scalar(base_url, OFFLINE_ACCURACY_QUERY),
-        labelled=query_scalar(base_url, LABELLED_QUERY),
-    )
+def read_max_psi(base_url: str) -> float | None:
+    """The largest drift PSI over features and serving replicas (None: no drift series)."""
+    return query_scalar(base_url, DRIFT_QUERY)
+
+
+def push_accuracy(gateway_url: str, figures: Sequence[VersionFigures]) -> None:
+    """Replace the pushed accuracy figures with these (PUT to their own group).
+
+    PUT replaces every metric of the group, so a version that left the window disappears; the
+    group (signals.ACCURACY_GROUPING_KEY) is apart from the outcome metrics, which are added to.
+    """
+    reg = CollectorRegistry()
+    by_version = ["model_version"]
+    online = Gauge(
+        m.ONLINE_ACCURACY_LOGGED, "Online accuracy from the joined inference log over the window.",
+        by_version, registry=reg,
+    )  # fmt: skip
+    offline = Gauge(
+        m.OFFLINE_ACCURACY_LOGGED, "The champion version's offline accuracy (test_accuracy).",
+        by_version, registry=reg,
+    )  # fmt: skip
+    labelled = Gauge(
+        m.LABELLED_ROWS_LOGGED, "Labelled inference-log rows over the window.",
+        by_version, registry=reg,
+    )  # fmt: skip
+    for f in figures:
+        labelled.labels(f.version).set(f.labelled)
+        if f.online is not None:
+            online.labels(f.version).set(f.online)
+        if f.offline is not None:
+            offline.labels(f.version).set(f.offline)
+    try:
+        push_to_gateway(
+            gateway_url,
+            job=PUSH_JOB,
+            registry=reg,
+            grouping_key=dict(signals.ACCURACY_GROUPING_KEY),
+            timeout=5,
+        )
+    except OSError as exc:
+        raise TrainingError(f"Pushgateway at {gateway_url}: {exc}") from exc
 
 
 def push_outcome(gateway_url: str, outcome: str, started: float, finished: float) -> None:

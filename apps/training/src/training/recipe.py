@@ -9,9 +9,16 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from training import gate, model, registry, snapshot, storage, tracking
-from training.data import DataSpec
 
 Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Holdout:
+    """The labelled rows candidate and champion are both scored on, and where they came from."""
+
+    frame: pd.DataFrame
+    name: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,14 +36,24 @@ class Target:
 
 
 def train(
-    df: pd.DataFrame, name: str, params: model.TrainParams, *, target: Target, progress: Progress
+    df: pd.DataFrame,
+    name: str,
+    params: model.TrainParams,
+    *,
+    target: Target,
+    progress: Progress,
+    test: pd.DataFrame | None = None,
 ) -> tracking.RegisteredVersion:
-    """Snapshot -> fit -> log -> register a validated frame; return the version (not promoted)."""
+    """Snapshot -> fit -> log -> register a validated frame; return the version (not promoted).
+
+    The test metrics (the version's offline accuracy) are measured on `test` when given (the
+    recent holdout `retrain` takes from the inference log), else on a random split of df.
+    """
     model_name = target.model_name
     snap = snapshot.snapshot(df, name, bucket=target.bucket, s3=target.s3)
     state = "uploaded" if snap.uploaded else "already present"
     progress(f"snapshot {snap.uri} ({state})")
-    result = model.train(df, params)
+    result = model.train(df, params) if test is None else model.fit(df, test, params)
     ev = result.evaluation
     progress(
         f"trained: test_accuracy={ev.accuracy:.4f} test_f1={ev.f1:.4f} "
@@ -62,13 +79,13 @@ def promote(
     *,
     target: Target,
     version: str | None,
-    holdout: DataSpec,
+    holdout: Holdout,
     policy: gate.GatePolicy,
     progress: Progress,
 ) -> gate.Decision:
-    """Score candidate and champion on one fresh holdout, decide, record, move aliases on pass."""
+    """Score candidate and champion on one holdout, decide, record, move aliases on pass."""
     client, model_name, uri = target.client, target.model_name, target.tracking_uri
-    frame, holdout_name = holdout.load()
+    frame, holdout_name = holdout.frame, holdout.name
     progress(f"holdout {holdout_name}: {len(frame)} rows")
     candidate = registry.get_version(client, model_name, version)
     champion = registry.by_alias(client, model_name, target.alias)

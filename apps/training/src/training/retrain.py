@@ -1,12 +1,14 @@
 """The CronJob entrypoint's decision: retrain on schedule, on drift, or on an accuracy drop.
 
+Drift is the largest PSI serving measures (read from Prometheus); the accuracy figures are the
+champion's, computed by `retrain` from the inference log (the figures it pushes for the alert).
+
 Whether a trigger fires is the contract's `fires` (mlops_contract.triggers), the same definition
 the alert rules are built from; this module only adds `always` handling and the reason line.
 """
 
 from __future__ import annotations
 
-from mlops_contract import signals as contract_signals
 from mlops_contract.triggers import (
     POLICY_ACCURACY,
     POLICY_ALWAYS,
@@ -48,13 +50,15 @@ def _drift(trigger: DriftTrigger, psi: float | None) -> tuple[bool, str]:
 
 def _accuracy(trigger: AccuracyDropTrigger, s: Signals) -> tuple[bool, str]:
     online, offline, labelled = s.online_accuracy, s.offline_accuracy, s.labelled
-    if online is None or offline is None or offline <= 0:
-        return False, "no online/offline accuracy data yet"
+    if offline is None or offline <= 0:
+        return False, "no champion offline accuracy yet"
+    if online is None:
+        return False, f"no labelled rows of the champion in the last {s.window} yet"
     rows = 0.0 if labelled is None else labelled
     limit = f"{trigger.max_drop * 100:g}%"
     if rows < trigger.min_labelled:
         return False, (
-            f"only {rows:.0f} labelled rows in the last {contract_signals.LABELLED_WINDOW} "
+            f"only {rows:.0f} labelled rows of the champion in the last {s.window} "
             f"(< {trigger.min_labelled}): online accuracy is not measured yet"
         )
     drop = trigger.relative_drop(online, offline)
@@ -73,7 +77,7 @@ def should_retrain(triggers: Triggers, signals: Signals | None) -> tuple[bool, s
     if POLICY_ALWAYS in triggers.policy:
         return True, "policy 'always': scheduled retrain"
     if signals is None:
-        return False, "no signals read from Prometheus"
+        return False, "no signals read"
     reasons: list[str] = []
     for policy in (POLICY_DRIFT, POLICY_ACCURACY):
         if policy not in triggers.policy:

@@ -108,6 +108,28 @@ class Settings(BaseSettings):
         default=triggers.DEFAULT_MIN_LABELLED, ge=1, validation_alias=env.RETRAIN_MIN_LABELLED
     )
 
+    # Serving's inference log (docs/inference-log.md): unset, `retrain` cannot measure online
+    # accuracy and trains on TRAINING_DATA or the synthetic generator as `train` does.
+    inference_log_bucket: str | None = Field(
+        default=None, min_length=3, max_length=63, validation_alias=env.INFERENCE_LOG_BUCKET
+    )
+    # Unset: the object store training uses (MLFLOW_S3_ENDPOINT_URL / AWS_ENDPOINT_URL_S3).
+    inference_log_endpoint_url: str | None = Field(
+        default=None, pattern=r"^https?://\S+$", validation_alias=env.INFERENCE_LOG_ENDPOINT_URL
+    )
+    retrain_window_minutes: int = Field(
+        default=triggers.DEFAULT_RETRAIN_WINDOW_MINUTES,
+        ge=1,
+        le=7 * 24 * 60,
+        validation_alias=env.RETRAIN_WINDOW_MINUTES,
+    )
+    retrain_min_rows: int = Field(
+        default=triggers.DEFAULT_RETRAIN_MIN_ROWS, ge=20, validation_alias=env.RETRAIN_MIN_ROWS
+    )
+    retrain_max_rows: int = Field(
+        default=triggers.DEFAULT_RETRAIN_MAX_ROWS, ge=20, validation_alias=env.RETRAIN_MAX_ROWS
+    )
+
     @field_validator("retrain_policy")
     @classmethod
     def _policy_is_known(cls, value: str) -> str:

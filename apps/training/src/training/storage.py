@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -38,6 +39,14 @@ class S3Config:
             region=settings.aws_default_region,
             connect_timeout=settings.s3_connect_timeout,
         )
+
+    @classmethod
+    def for_inference_log(cls, settings: Settings) -> S3Config:
+        """The store holding serving's inference log: INFERENCE_LOG_ENDPOINT_URL if set."""
+        base = cls.from_settings(settings)
+        if settings.inference_log_endpoint_url is None:
+            return base
+        return dataclasses.replace(base, endpoint_url=settings.inference_log_endpoint_url)
 
     def endpoint(self) -> str:
         """The S3 endpoint in use, or AWS's default when none is set."""

@@ -1,4 +1,9 @@
-"""POST /feedback: ground-truth labels for earlier prediction ids."""
+"""POST /feedback: ground-truth labels for earlier prediction ids, stored in the inference log.
+
+A label may arrive at any replica, not only the one that made the prediction, so nothing is
+scored here: `retrain` joins labels with predictions across replicas in the log and pushes the
+one online accuracy (docs/training.md).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ router = APIRouter()
 
 @router.post(routes.FEEDBACK_PATH)
 async def feedback(request: Request, state: StateDep) -> Response:
-    """Score ``{"feedback": [{"id": "...", "label": 1}, ...]}`` against remembered predictions."""
+    """Take ``{"feedback": [{"id": "...", "label": 1}, ...]}``; answer how many were received."""
     payload = await read_json(request, state.settings.max_body_bytes)
     items = payload.get("feedback") if type(payload) is dict else None
     if type(items) is not list:
@@ -33,17 +38,5 @@ async def feedback(request: Request, state: StateDep) -> Response:
                              f"{json_type(item['label'])}", f"{where}.label")  # fmt: skip
         labels.append((item["id"], item["label"]))
     state.inference_log.record_labels(labels)  # every label, also for ids another pod answered
-    result = state.feedback.score(labels)
-    m = state.metrics.feedback
-    m.labels("correct").inc(result.correct)
-    m.labels("incorrect").inc(result.incorrect)
-    m.labels("unknown_id").inc(result.unknown_id)
-    accuracy = state.feedback.accuracy()
-    if accuracy is not None:
-        state.metrics.online_accuracy.set(accuracy)
-    return json_response({
-        "correct": result.correct,
-        "incorrect": result.incorrect,
-        "unknown_id": result.unknown_id,
-        "online_accuracy": accuracy,
-    })  # fmt: skip
+    state.metrics.feedback.inc(len(labels))
+    return json_response({"received": len(labels), "logged": state.inference_log.enabled})

@@ -42,7 +42,6 @@ async def predict(request: Request, state: StateDep, snapshot: SnapshotDep) -> R
     ids = [uuid.uuid4().hex for _ in range(batch.n_rows)]
     batch = Batch(batch.columns, batch.n_rows, ids)
     predictions = await predict_rows(state, snapshot, batch, "instances")
-    state.feedback.remember(ids, predictions)
     body = {"predictions": predictions, "ids": ids, "model_version": snapshot.version}
     return json_response(body, version=snapshot.version)
 
