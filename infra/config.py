@@ -19,6 +19,7 @@ import pulumi
 import yaml
 from croniter import croniter  # type: ignore[import-untyped]  # ships no type information
 from mlops_contract import inference_log, registry, triggers
+from mlops_contract.triggers import DEFAULT_RETRAIN_MIN_ROWS, DEFAULT_RETRAIN_WINDOW_MINUTES
 from pulumi.runtime import config as runtime_config
 from pydantic import (
     AfterValidator,
@@ -371,9 +372,9 @@ class TrainingConfig(_Model):
     triggers: TriggersConfig = TriggersConfig()
     # RETRAIN_WINDOW_MINUTES: labelled inference-log rows from the last N minutes feed the online
     # accuracy, the training set and the holdout.
-    data_window_minutes: int = 60
+    data_window_minutes: int = DEFAULT_RETRAIN_WINDOW_MINUTES
     # RETRAIN_MIN_ROWS: fewer labelled rows in the window and the run does not retrain.
-    min_training_rows: int = 200
+    min_training_rows: int = DEFAULT_RETRAIN_MIN_ROWS
     resources: Resources
 
     @field_validator("data_window_minutes")

@@ -239,12 +239,12 @@ def test_every_monitor_and_the_rules_follow_the_stack_scrape_interval(
     assert (spec["scrapeInterval"], spec["evaluationInterval"]) == (interval, interval)
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_retrain_gets_the_default_data_window_and_minimum_rows(
-    rendered_stacks: dict[str, RenderedStack], stack: str
+@pytest.mark.parametrize(("stack", "window"), [("dev", "3"), ("stage", "60"), ("prod", "60")])
+def test_retrain_gets_the_stack_data_window_and_minimum_rows(
+    rendered_stacks: dict[str, RenderedStack], stack: str, window: str
 ) -> None:
     retrain = _env(_retrain(rendered_stacks[stack]))
-    assert (retrain[env.RETRAIN_WINDOW_MINUTES], retrain[env.RETRAIN_MIN_ROWS]) == ("60", "200")
+    assert (retrain[env.RETRAIN_WINDOW_MINUTES], retrain[env.RETRAIN_MIN_ROWS]) == (window, "200")
 
 
 def _custom_dev(tmp_path: Path) -> Path:
