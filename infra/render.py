@@ -27,8 +27,8 @@ import yaml
 from mlops_contract.kube import CLUSTER_SCOPED_KINDS
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 
+from infra.assembly import build_platform
 from infra.config import PROJECT, ConfigError, PlatformConfig, config_warnings, load_stack_file
-from infra.platform import build_platform
 
 # Pulumi's wire marker for secret values (pulumi.runtime.rpc._special_sig_key and
 # _special_secret_sig); copied because those names are private.
