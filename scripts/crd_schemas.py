@@ -28,7 +28,6 @@ import argparse
 import json
 import re
 import shutil
-import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from typing import Any
 import yaml
 
 from infra import versions
+from scripts.upstream_git import find_clone, git
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # How the CRDs mark a field that will go (`Deprecated: ...`, `Deprecated, use ...`): kept as the
@@ -88,36 +88,17 @@ def sources() -> dict[str, CrdSource]:
     }
 
 
-def _git(repo: Path, *args: str) -> str:
-    git_dir = repo / ".git" if (repo / ".git").exists() else repo
-    # git from PATH on purpose, with fixed arguments: a developer's tool, not untrusted input.
-    return subprocess.run(  # noqa: S603
-        ["git", f"--git-dir={git_dir}", *args],  # noqa: S607
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-
-
-def _find(mirrors: Path, owner_name: str) -> Path:
-    owner, name = owner_name.split("/")
-    for candidate in (mirrors / owner / name, mirrors / f"{owner}+{name}" / "repo"):
-        if candidate.exists():
-            return candidate
-    raise SystemExit(f"no clone of {owner_name} under {mirrors} (expected {owner}/{name})")
-
-
 def _crd_documents(repo: Path, source: CrdSource) -> list[dict[str, Any]]:
     files: list[str] = []
     for path in source.paths:
         if path.endswith("/"):
-            listing = _git(repo, "ls-tree", "--name-only", f"{source.tag}:{path}")
+            listing = git(repo, "ls-tree", "--name-only", f"{source.tag}:{path}")
             files += [path + name for name in listing.split() if name.endswith(".yaml")]
         else:
             files.append(path)
     documents = []
     for file in sorted(files):
-        text = _git(repo, "show", f"{source.tag}:{file}")
+        text = git(repo, "show", f"{source.tag}:{file}")
         # Chart templates wrap the CRDs in `{{- if .Values.crds.create }}`: drop template lines.
         text = "\n".join(line for line in text.splitlines() if not line.startswith("{{"))
         documents += [
@@ -184,8 +165,8 @@ def resource_schema(crd: dict[str, Any], version: dict[str, Any], comment: str) 
 
 def write_chart(mirrors: Path, chart: str, source: CrdSource, out: Path) -> list[Path]:
     """Write the schemas of one chart into out/<chart>/ (replacing what was there)."""
-    repo = _find(mirrors, source.repository)
-    commit = _git(repo, "rev-list", "-n", "1", source.tag).strip()
+    repo = find_clone(mirrors, source.repository)
+    commit = git(repo, "rev-list", "-n", "1", source.tag).strip()
     folder = out / chart
     if folder.exists():
         shutil.rmtree(folder)
@@ -202,9 +183,9 @@ def write_chart(mirrors: Path, chart: str, source: CrdSource, out: Path) -> list
             path = folder / f"{crd['spec']['group']}_{served['name']}_{kind}.json"
             path.write_text(json.dumps(schema, indent=1, sort_keys=True) + "\n", encoding="utf-8")
             written.append(path)
-    shipped = _git(repo, "ls-tree", "--name-only", f"{source.tag}:{source.chart_dir}").split()
+    shipped = git(repo, "ls-tree", "--name-only", f"{source.tag}:{source.chart_dir}").split()
     if "values.schema.json" in shipped:
-        values = _git(repo, "show", f"{source.tag}:{source.chart_dir}/values.schema.json")
+        values = git(repo, "show", f"{source.tag}:{source.chart_dir}/values.schema.json")
         (folder / "values.schema.json").write_text(values, encoding="utf-8")
         written.append(folder / "values.schema.json")
     meta = {

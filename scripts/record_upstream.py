@@ -24,6 +24,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from scripts.upstream_git import find_clone, git
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OUT = REPO_ROOT / "infra" / "upstream" / "releases.json"
 
@@ -39,36 +41,14 @@ _MLFLOW_FULL_SINCE = (3, 9, 0)
 _MINIO_SOURCE_ONLY_FROM = "RELEASE.2025-10-15T17-29-55Z"
 
 
-def _git(repo: Path, *args: str) -> str:
-    # git from PATH on purpose, with fixed arguments: a developer's tool, not untrusted input.
-    return subprocess.run(  # noqa: S603
-        ["git", f"--git-dir={_git_dir(repo)}", *args],  # noqa: S607
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-
-
-def _git_dir(repo: Path) -> Path:
-    return repo / ".git" if (repo / ".git").exists() else repo
-
-
-def _find(mirrors: Path, owner_name: str) -> Path:
-    owner, name = owner_name.split("/")
-    for candidate in (mirrors / owner / name, mirrors / f"{owner}+{name}" / "repo"):
-        if candidate.exists():
-            return candidate
-    raise SystemExit(f"no clone of {owner_name} under {mirrors} (expected {owner}/{name})")
-
-
 def _head(repo: Path) -> dict[str, str]:
-    commit, date = _git(repo, "log", "-1", "--format=%H %cI", "HEAD").split()
+    commit, date = git(repo, "log", "-1", "--format=%H %cI", "HEAD").split()
     return {"commit": commit, "commit_date": date[:10]}
 
 
 def _tags(repo: Path) -> list[tuple[str, str]]:
     """Every tag with the date of the commit it points to (YYYY-MM-DD)."""
-    out = _git(
+    out = git(
         repo,
         "for-each-ref",
         "--format=%(refname:short) %(*committerdate:short)%(committerdate:short)",
@@ -88,14 +68,14 @@ def _source(repo_name: str, repo: Path, releases: Iterable[dict[str, str]]) -> d
 
 def chart_releases(mirrors: Path, repo_name: str, chart: str, chart_dir: str) -> dict[str, Any]:
     """Chart versions from `<chart>-<version>` tags, with each version's appVersion."""
-    repo = _find(mirrors, repo_name)
+    repo = find_clone(mirrors, repo_name)
     pattern = re.compile(rf"^{re.escape(chart)}-v?{_SEMVER}$")
     releases = []
     for tag, date in _tags(repo):
         match = pattern.match(tag)
         if match is None:
             continue
-        chart_yaml = _git(repo, "show", f"{tag}:{chart_dir}/Chart.yaml")
+        chart_yaml = git(repo, "show", f"{tag}:{chart_dir}/Chart.yaml")
         app = re.search(r"^appVersion:\s*\"?([^\"\s]+)", chart_yaml, re.MULTILINE)
         releases.append(
             {"version": match.group(1), "date": date, "app_version": app.group(1) if app else ""}
@@ -105,7 +85,7 @@ def chart_releases(mirrors: Path, repo_name: str, chart: str, chart_dir: str) ->
 
 def tag_releases(mirrors: Path, repo_name: str, pattern: str) -> dict[str, Any]:
     """Tags matching pattern (the whole tag is the version)."""
-    repo = _find(mirrors, repo_name)
+    repo = find_clone(mirrors, repo_name)
     regex = re.compile(pattern)
     releases = [{"version": t, "date": d} for t, d in _tags(repo) if regex.fullmatch(t)]
     return _source(repo_name, repo, releases)
@@ -122,8 +102,8 @@ def minio_images(mirrors: Path) -> dict[str, Any]:
 
 def cnpg_supported(mirrors: Path) -> dict[str, Any]:
     """The operator's supported-releases table (docs/src/supported_releases.md at HEAD)."""
-    repo = _find(mirrors, "cloudnative-pg/cloudnative-pg")
-    text = _git(repo, "show", "HEAD:docs/src/supported_releases.md")
+    repo = find_clone(mirrors, "cloudnative-pg/cloudnative-pg")
+    text = git(repo, "show", "HEAD:docs/src/supported_releases.md")
     rows = []
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -136,8 +116,8 @@ def cnpg_supported(mirrors: Path) -> dict[str, Any]:
 
 def postgres_image_tags(mirrors: Path) -> dict[str, Any]:
     """The rolling tags docker-bake.hcl builds: `<minor>-<type>-<os>` and `<major>-<type>-<os>`."""
-    repo = _find(mirrors, "cloudnative-pg/postgres-containers")
-    bake = _git(repo, "show", "HEAD:docker-bake.hcl")
+    repo = find_clone(mirrors, "cloudnative-pg/postgres-containers")
+    bake = git(repo, "show", "HEAD:docker-bake.hcl")
     listed = re.search(r"postgreSQLVersions\s*=\s*\[(.*?)\]", bake, re.DOTALL)
     if listed is None:
         raise SystemExit("docker-bake.hcl: no postgreSQLVersions list")
