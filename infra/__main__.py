@@ -2,8 +2,8 @@
 
 import pulumi
 
+from infra.assembly import build_platform
 from infra.config import load_config
-from infra.platform import build_platform
 
 outputs = build_platform(load_config())
 pulumi.export("namespaces", outputs.namespaces)

@@ -225,9 +225,10 @@ class PostgresConfig(_Model):
 
 
 class ObjectStoreConfig(_Model):
-    """The S3 endpoint: an in-cluster MinIO or SeaweedFS, or an external S3."""
+    """The S3 endpoint: an in-cluster SeaweedFS (default) or MinIO, or an external S3."""
 
-    engine: Literal["minio", "seaweedfs", "external"] = "minio"
+    # SeaweedFS by default: MinIO's last published image carries an unfixed CVE (infra/versions.py)
+    engine: Literal["minio", "seaweedfs", "external"] = "seaweedfs"
     storage_size: Memory = "5Gi"
     storage_class: DnsLabel | None = None
     artifacts_bucket: DnsLabel = "mlflow-artifacts"
@@ -278,7 +279,7 @@ class ObjectStoreConfig(_Model):
     def _in_cluster_needs_resources(
         cls, v: Resources | None, info: ValidationInfo
     ) -> Resources | None:
-        if info.data.get("engine", "minio") != "external" and v is None:
+        if info.data.get("engine", "seaweedfs") != "external" and v is None:
             raise ValueError("required for an in-cluster engine (minio, seaweedfs)")
         return v
 
@@ -470,6 +471,22 @@ class PlatformConfig(_Model):
     monitoring: MonitoringConfig = Field(default_factory=dict)  # type: ignore[assignment]
 
 
+MINIO_WARNING = (
+    "objectStore.engine is 'minio': upstream MinIO is no longer maintained and its last "
+    "published image carries CVE-2025-62506 (fixed only in a source-only release). Prefer "
+    "`engine: seaweedfs`, or `engine: external` with a managed S3 in prod "
+    "(docs/config-reference.md)."
+)
+
+
+def config_warnings(cfg: PlatformConfig) -> list[str]:
+    """Return what is valid but discouraged in cfg, one sentence each (the program logs them)."""
+    warnings = []
+    if cfg.object_store.engine == "minio":
+        warnings.append(MINIO_WARNING)
+    return warnings
+
+
 # Keys that moved, by YAML path: the error names where they are set now.
 MOVED_KEYS: dict[tuple[str, ...], str] = {
     ("serving", "modelAlias"): (
@@ -606,4 +623,7 @@ def load_config() -> PlatformConfig:
     problems = _mark_secrets(raw, wrap)
     if problems:
         raise ConfigError(source, problems)
-    return parse_config(raw, source)
+    cfg = parse_config(raw, source)
+    for warning in config_warnings(cfg):
+        pulumi.log.warn(warning)
+    return cfg

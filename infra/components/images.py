@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_docker as docker
@@ -12,10 +14,9 @@ from infra.config import ImagesConfig
 
 APPS = ("training", "serving")
 # Build from the repository root: the Dockerfile copies the uv workspace (pyproject, uv.lock).
-# Relative to the Pulumi project directory, so no machine path lands in the state or a render.
-BUILD_CONTEXT = "."
+REPO_ROOT = Path(__file__).resolve().parents[2]
 # One Dockerfile for both apps: build arg APP picks the workspace package, --target the image.
-DOCKERFILE = "apps/Dockerfile"
+DOCKERFILE = REPO_ROOT / "apps" / "Dockerfile"
 # The clusters the stacks target run amd64 nodes; a build on an arm64 laptop must not push an
 # image those nodes cannot run.
 PLATFORM = "linux/amd64"
@@ -34,18 +35,31 @@ class BuildSpec:
     platform: str
 
 
+def build_paths(cwd: Path | None = None) -> tuple[str, str]:
+    """Return (context, dockerfile) for docker, relative to the program's working directory.
+
+    pulumi-docker resolves both against the working directory, and the Pulumi CLI runs the
+    program from `main` (infra/), the tests and `make render` from the repository root. Found
+    from this file, so they name the same files from anywhere; relative, so no machine path
+    lands in the state or a render.
+    """
+    base = (cwd or Path.cwd()).resolve()
+    return os.path.relpath(REPO_ROOT, base), os.path.relpath(DOCKERFILE, base)
+
+
 def build_specs(cfg: ImagesConfig) -> list[BuildSpec]:
     """Return the builds for cfg (empty when images are prebuilt)."""
     if not cfg.build:
         return []
     if not cfg.registry:
         raise ValueError("ImagesConfig.registry is required when build is true")
+    context, dockerfile = build_paths()
     return [
         BuildSpec(
             app=app,
             image_name=f"{cfg.registry}/mlops/{app}:{cfg.tag}",
-            context=BUILD_CONTEXT,
-            dockerfile=DOCKERFILE,
+            context=context,
+            dockerfile=dockerfile,
             target=app,
             args={"APP": app},
             platform=PLATFORM,

@@ -178,17 +178,19 @@ def cluster_spec(cfg: PostgresConfig, app_secret: str) -> dict[str, Any]:
                 "secret": {"name": app_secret},
             }
         },
-        "monitoring": {"enablePodMonitor": False},
     }
     if cfg.instances > 1:
         # Spread instances over nodes so one node loss never takes the primary and its replica;
-        # one synchronous replica means a failover loses no committed MLflow write.
+        # one synchronous replica means a failover loses no committed MLflow write
+        # (`postgresql.synchronous`, which replaces the deprecated min/maxSyncReplicas;
+        # dataDurability `required`: a commit waits for the standby, as min=max=1 did).
         spec["affinity"] = {
             "podAntiAffinityType": "required",
             "topologyKey": "kubernetes.io/hostname",
         }
-        spec["minSyncReplicas"] = 1
-        spec["maxSyncReplicas"] = 1
+        spec["postgresql"] = {
+            "synchronous": {"method": "any", "number": 1, "dataDurability": "required"},
+        }
     return spec
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from infra import k8s, versions
+from infra.assembly import secret_store_args
 from infra.components import (
     mlflow,
     monitoring_specs,
@@ -24,7 +25,6 @@ from infra.components.secrets import (
     validate_args,
 )
 from infra.config import load_stack_file
-from infra.platform import secret_store_args
 from tests.infra.conftest import REPO_ROOT
 
 CONFIGS = Path(__file__).parent / "configs"

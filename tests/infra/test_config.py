@@ -16,9 +16,11 @@ from pydantic import BaseModel
 
 from infra import config as config_module
 from infra.config import (
+    MINIO_WARNING,
     ConfigError,
     PlatformConfig,
     SecureValue,
+    config_warnings,
     load_config,
     load_stack_file,
     parse_config,
@@ -95,6 +97,25 @@ def test_external_object_store_reads_its_secret_as_a_placeholder() -> None:
 
 def test_seaweedfs_config_is_valid() -> None:
     assert load_stack_file(CONFIGS / "seaweedfs.yaml").object_store.engine == "seaweedfs"
+
+
+def test_seaweedfs_is_the_default_engine_and_minio_warns(
+    tmp_path: Path, render_stack: Callable[..., RenderRun]
+) -> None:
+    document = _dev_document()
+    del document["config"][P + "objectStore"]["engine"]
+    default = parse_config(raw_from_stack_yaml(document, "test.yaml"), "test.yaml")
+    assert default.object_store.engine == "seaweedfs"
+    assert config_warnings(default) == []
+    document["config"][P + "objectStore"]["engine"] = "minio"
+    minio = parse_config(raw_from_stack_yaml(document, "test.yaml"), "test.yaml")
+    assert config_warnings(minio) == [MINIO_WARNING]
+    # The render says it too (`pulumi up` logs it with pulumi.log.warn), and still renders.
+    path = tmp_path / "minio.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    run = render_stack(path, "dev")
+    assert run.returncode == 0, run.stderr
+    assert f"warning: {MINIO_WARNING}" in run.stderr
 
 
 def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:

@@ -230,7 +230,11 @@ def test_prod_is_ha_and_dev_is_single(rendered_stacks: dict[str, RenderedStack])
     prod_cluster = _get(prod, "Cluster", "mlflow-db")["spec"]
     assert prod_cluster["instances"] == 3
     assert prod_cluster["affinity"]["podAntiAffinityType"] == "required"
-    assert prod_cluster["minSyncReplicas"] == 1
+    assert prod_cluster["postgresql"]["synchronous"] == {
+        "method": "any",
+        "number": 1,
+        "dataDurability": "required",
+    }
     assert "affinity" not in _get(dev, "Cluster", "mlflow-db")["spec"]
     assert _get(prod, "Deployment", "serving")["spec"]["replicas"] == 3
     assert _get(prod, "HorizontalPodAutoscaler", "serving")["spec"]["maxReplicas"] == 10
