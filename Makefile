@@ -2,8 +2,11 @@
 STACK ?= dev
 OUT ?= rendered/$(STACK)
 UV ?= uv
+# make diff: the git ref to compare with (empty: the merge base of HEAD with main) and the format.
+BASE ?=
+FORMAT ?= markdown
 
-.PHONY: setup sandbox sandbox-drift sandbox-down sandbox-status sandbox-timeline render render-all test lint bench up preview clean
+.PHONY: setup sandbox sandbox-drift sandbox-down sandbox-status sandbox-timeline render render-all diff test lint bench up preview clean
 
 setup:  ## install system and Python dependencies (idempotent)
 	./scripts/bootstrap.sh
@@ -28,6 +31,11 @@ render: setup  ## offline render of one stack: make render STACK=dev OUT=rendere
 
 render-all: setup
 	for s in dev stage prod; do $(UV) run --frozen python -m infra.render --stack $$s --out rendered/$$s || exit 1; done
+
+# No `setup`: the diff needs only git and the Python environment (uv run syncs it), so CI runs it
+# without the test servers' system packages.
+diff:  ## reviewable diff of every stack's render: make diff BASE=origin/main [FORMAT=json]
+	$(UV) run --frozen python -m infra.diff $(if $(BASE),--base $(BASE)) --format $(FORMAT)
 
 lint: setup  ## ruff and mypy strict
 	$(UV) run --frozen ruff check .
