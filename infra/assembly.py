@@ -144,7 +144,7 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
         opts=opts,
     )
     triggers = cfg.training.triggers.to_triggers()
-    scraped = (serving.scrape_target, server.scrape_target, database.scrape_target)
+    scraped = (serving.facts.scrape_target, server.facts.scrape_target, database.scrape_target)
     monitoring = Monitoring(
         "monitoring",
         MonitoringArgs(
@@ -182,8 +182,8 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
         "network",
         NetworkPoliciesArgs(
             training=ns.training,
-            serving=serving.endpoint,
-            mlflow=server.endpoint,
+            serving=serving.facts.endpoint,
+            mlflow=server.facts.endpoint,
             postgres=database.endpoints,
             object_store=store.endpoints,
             monitoring=monitoring.endpoints,

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
+import pulumi
+import pulumi_kubernetes as kubernetes
+
 from infra import k8s
+from infra.components.monitoring_targets import ScrapeTarget
 
 
 def fields(**kwargs: Any) -> dict[str, Any]:
@@ -34,3 +39,57 @@ def manifest_args(manifest: dict[str, Any]) -> dict[str, Any]:
             continue
         result[re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()] = value
     return result
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceFacts:
+    """What a component that runs a Service publishes; neighbours read these, never restate them.
+
+    Attributes:
+        service_name: the Service's metadata.name.
+        port: the Service (and container) port.
+        url: the in-cluster URL of the Service.
+        pods: the pods' selector labels.
+        service_account: the pods' ServiceAccount.
+        endpoint: namespace, pods and ports, for NetworkPolicy peers.
+        scrape_target: how Prometheus scrapes the pods.
+    """
+
+    service_name: str
+    port: int
+    url: str
+    pods: dict[str, str]
+    service_account: str
+    endpoint: k8s.Endpoint
+    scrape_target: ScrapeTarget
+
+
+def service_workload(
+    name: str,
+    opts: pulumi.ResourceOptions,
+    *,
+    namespace: str,
+    service_account: str,
+    manifests: tuple[dict[str, Any], dict[str, Any]],
+    budget: dict[str, Any] | None,
+) -> None:
+    """Create one workload's ServiceAccount, Deployment, Service and (if given) its PDB.
+
+    Args:
+        name: the component's name; children are `<name>-sa`, `-deployment`, `-service`, `-pdb`.
+        opts: child options (parent and depends_on).
+        namespace: where the ServiceAccount goes.
+        service_account: its name; it mounts no API token (the apps never call the API server).
+        manifests: the Deployment and the Service.
+        budget: the PodDisruptionBudget, or None when the workload is not replicated.
+    """
+    account = {
+        "metadata": {"name": service_account, "namespace": namespace},
+        "automountServiceAccountToken": False,
+    }
+    deployment, service = manifests
+    kubernetes.core.v1.ServiceAccount(f"{name}-sa", opts=opts, **manifest_args(account))
+    kubernetes.apps.v1.Deployment(f"{name}-deployment", opts=opts, **manifest_args(deployment))
+    kubernetes.core.v1.Service(f"{name}-service", opts=opts, **manifest_args(service))
+    if budget is not None:
+        kubernetes.policy.v1.PodDisruptionBudget(f"{name}-pdb", opts=opts, **manifest_args(budget))

@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as kubernetes
 from mlops_contract import env, metrics
 
 from infra import k8s, versions
-from infra.components.kube import manifest_args
+from infra.components.kube import ServiceFacts, service_workload
 from infra.components.monitoring_targets import ScrapeTarget
 from infra.components.secrets import SecretSpec, SecretStoreArgs
 from infra.config import MlflowConfig
@@ -188,17 +187,11 @@ def service(namespace: str) -> dict[str, Any]:
 class MlflowServer(pulumi.ComponentResource):
     """MLflow tracking server: ServiceAccount, Deployment, Service (and a PDB when replicated).
 
-    Published facts: service_name, port, tracking_uri (its URL), pods, service_account,
-    endpoint, scrape_target.
+    Published facts: `facts` (ServiceFacts; its url is the tracking URI) and `tracking_uri`.
     """
 
-    service_name: str
-    port: int
+    facts: ServiceFacts
     tracking_uri: str
-    pods: dict[str, str]
-    service_account: str
-    endpoint: k8s.Endpoint
-    scrape_target: ScrapeTarget
 
     def __init__(
         self, name: str, args: MlflowServerArgs, opts: pulumi.ResourceOptions | None = None
@@ -207,29 +200,25 @@ class MlflowServer(pulumi.ComponentResource):
         super().__init__("mlops:index:MlflowServer", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
         ns = args.namespace
-        self.service_name, self.port, self.service_account = NAME, PORT, SERVICE_ACCOUNT
-        self.tracking_uri = tracking_uri(ns)
-        self.pods = pods()
-        self.endpoint = endpoint(ns)
-        self.scrape_target = scrape_target(ns)
-        kubernetes.core.v1.ServiceAccount(
-            f"{name}-sa",
-            opts=child,
-            **manifest_args(
-                {
-                    "metadata": {"name": SERVICE_ACCOUNT, "namespace": ns},
-                    "automountServiceAccountToken": False,
-                }
-            ),
+        self.facts = ServiceFacts(
+            service_name=NAME,
+            port=PORT,
+            url=tracking_uri(ns),
+            pods=pods(),
+            service_account=SERVICE_ACCOUNT,
+            endpoint=endpoint(ns),
+            scrape_target=scrape_target(ns),
         )
-        kubernetes.apps.v1.Deployment(
-            f"{name}-deployment", opts=child, **manifest_args(deployment(args))
+        self.tracking_uri = self.facts.url
+        replicated = args.config.replicas > 1
+        service_workload(
+            name,
+            child,
+            namespace=ns,
+            service_account=SERVICE_ACCOUNT,
+            manifests=(deployment(args), service(ns)),
+            budget=k8s.disruption_budget(NAME, COMPONENT, ns, max_unavailable=1)
+            if replicated
+            else None,
         )
-        kubernetes.core.v1.Service(f"{name}-service", opts=child, **manifest_args(service(ns)))
-        if args.config.replicas > 1:
-            kubernetes.policy.v1.PodDisruptionBudget(
-                f"{name}-pdb",
-                opts=child,
-                **manifest_args(k8s.disruption_budget(NAME, COMPONENT, ns, max_unavailable=1)),
-            )
         self.register_outputs({"trackingUri": self.tracking_uri})

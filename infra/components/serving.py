@@ -16,7 +16,7 @@ from mlops_contract import env, metrics
 from mlops_contract import serving as contract
 
 from infra import k8s
-from infra.components.kube import manifest_args
+from infra.components.kube import ServiceFacts, manifest_args, service_workload
 from infra.components.monitoring_targets import ScrapeTarget
 from infra.config import ServingConfig
 
@@ -201,17 +201,11 @@ def autoscaler(namespace: str, cfg: ServingConfig) -> dict[str, Any]:
 class ModelServing(pulumi.ComponentResource):
     """Serving Deployment + Service, an HPA when it may scale, a PDB when replicated.
 
-    Published facts (what other components and the stack outputs use): service_name, port,
-    url, pods (selector labels), service_account, endpoint, scrape_target.
+    Published facts: `facts` (ServiceFacts) and `url`.
     """
 
-    service_name: str
-    port: int
+    facts: ServiceFacts
     url: str
-    pods: dict[str, str]
-    service_account: str
-    endpoint: k8s.Endpoint
-    scrape_target: ScrapeTarget
 
     def __init__(
         self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions | None = None
@@ -220,37 +214,27 @@ class ModelServing(pulumi.ComponentResource):
         super().__init__("mlops:index:ModelServing", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
         ns, cfg = args.namespace, args.config
-        self.service_name = contract.NAME
-        self.service_account = service_account()
-        self.port = contract.PORT
-        self.url = url(ns)
-        self.pods = pods()
-        self.endpoint = endpoint(ns)
-        self.scrape_target = scrape_target(ns)
-        kubernetes.core.v1.ServiceAccount(
-            f"{name}-sa",
-            opts=child,
-            **manifest_args(
-                {
-                    "metadata": {"name": self.service_account, "namespace": ns},
-                    "automountServiceAccountToken": False,
-                }
-            ),
+        self.facts = ServiceFacts(
+            service_name=contract.NAME,
+            port=contract.PORT,
+            url=url(ns),
+            pods=pods(),
+            service_account=service_account(),
+            endpoint=endpoint(ns),
+            scrape_target=scrape_target(ns),
         )
-        kubernetes.apps.v1.Deployment(
-            f"{name}-deployment", opts=child, **manifest_args(deployment(args))
+        self.url = self.facts.url
+        budget = k8s.disruption_budget(contract.NAME, contract.COMPONENT, ns, max_unavailable=1)
+        service_workload(
+            name,
+            child,
+            namespace=ns,
+            service_account=self.facts.service_account,
+            manifests=(deployment(args), service(ns)),
+            budget=budget if cfg.replicas > 1 else None,
         )
-        kubernetes.core.v1.Service(f"{name}-service", opts=child, **manifest_args(service(ns)))
         if cfg.max_replicas > cfg.replicas:
             kubernetes.autoscaling.v2.HorizontalPodAutoscaler(
                 f"{name}-hpa", opts=child, **manifest_args(autoscaler(ns, cfg))
-            )
-        if cfg.replicas > 1:
-            kubernetes.policy.v1.PodDisruptionBudget(
-                f"{name}-pdb",
-                opts=child,
-                **manifest_args(
-                    k8s.disruption_budget(contract.NAME, contract.COMPONENT, ns, max_unavailable=1)
-                ),
             )
         self.register_outputs({"serviceUrl": self.url})
