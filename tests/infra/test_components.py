@@ -25,7 +25,7 @@ from infra.components.secrets import (
     validate_args,
 )
 from infra.config import load_stack_file
-from tests.infra.conftest import REPO_ROOT
+from tests.infra.rendering import REPO_ROOT
 
 CONFIGS = Path(__file__).parent / "configs"
 

@@ -26,7 +26,7 @@ from infra.config import (
     parse_config,
     raw_from_stack_yaml,
 )
-from tests.infra.conftest import REPO_ROOT, STACKS, RenderRun
+from tests.infra.rendering import REPO_ROOT, STACKS, RenderRun
 
 CONFIGS = Path(__file__).parent / "configs"
 P = "mlops-platform:"

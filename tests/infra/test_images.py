@@ -11,7 +11,7 @@ from infra.components.images import build_specs, pinned_ref, prebuilt_refs
 from infra.config import load_stack_file
 from infra.render import RenderedStack
 from policy.images import image_problem
-from tests.infra.conftest import REPO_ROOT
+from tests.infra.rendering import REPO_ROOT
 
 DOCKER_IMAGE = "docker:index/image:Image"
 

@@ -27,7 +27,7 @@ from infra.components import (
 )
 from infra.config import load_stack_file
 from infra.render import RenderedStack
-from tests.infra.conftest import REPO_ROOT, STACKS, RenderRun
+from tests.infra.rendering import REPO_ROOT, STACKS, RenderRun
 
 CONFIGS = Path(__file__).parent / "configs"
 P = "mlops-platform:"

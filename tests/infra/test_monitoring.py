@@ -25,7 +25,7 @@ from infra.components.monitoring import MonitoringArgs, all_targets, validate_ar
 from infra.config import load_stack_file
 from infra.render import RenderedStack
 from policy.monitoring import check_monitors, prometheus_release_label
-from tests.infra.conftest import REPO_ROOT
+from tests.infra.rendering import REPO_ROOT
 
 STACKS = ("dev", "stage", "prod")
 CONFIGS = Path(__file__).parent / "configs"

@@ -19,7 +19,7 @@ import yaml
 from mlops_contract import serving as serving_contract
 
 from infra.render import RenderedStack, load_rendered
-from tests.infra.conftest import REPO_ROOT, RenderRun
+from tests.infra.rendering import REPO_ROOT, RenderRun
 
 P = "mlops-platform:"
 NEW_PORT = 9123
@@ -139,7 +139,7 @@ def _dev_with(**keys: Any) -> Callable[[Path], Path]:
 @pytest.fixture(scope="module")
 def changed_render(tmp_path_factory: pytest.TempPathFactory) -> RenderedStack:
     """dev with a different alias and different trigger thresholds, one key each."""
-    from tests.infra.conftest import run_render
+    from tests.infra.rendering import run_render
 
     directory = tmp_path_factory.mktemp("one-fact")
     config = _dev_with(

@@ -17,7 +17,7 @@ from typing import Any
 
 from infra.components.images import build_paths
 from infra.render import RenderedStack, load_rendered
-from tests.infra.conftest import REPO_ROOT
+from tests.infra.rendering import REPO_ROOT
 
 INFRA = REPO_ROOT / "infra"
 DOCKER_IMAGE = "docker:index/image:Image"

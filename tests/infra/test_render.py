@@ -12,7 +12,7 @@ from typing import Any
 
 from infra import versions
 from infra.render import RenderedStack
-from tests.infra.conftest import REPO_ROOT, RenderRun, run_render
+from tests.infra.rendering import REPO_ROOT, RenderRun, run_render
 
 CONFIGS = Path(__file__).parent / "configs"
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from infra import versions
-from tests.infra.conftest import REPO_ROOT
+from tests.infra.rendering import REPO_ROOT
 
 RELEASES = REPO_ROOT / "infra" / "upstream" / "releases.json"
 KPS = versions.KUBE_PROMETHEUS_CHART.version
