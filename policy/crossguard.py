@@ -34,6 +34,8 @@ _DESCRIPTIONS = {
     "image-pinned": "Every image is pinned by a tag other than latest, or by digest.",
     "no-literal-credentials": "Credentials only by Secret reference: no literal in env, ConfigMap "
     "or URI.",
+    "service-not-exposed": "No Service of type LoadBalancer or NodePort, nor with externalIPs: "
+    "exposure only through the Ingress or gateway.",
 }
 _STACK_DESCRIPTION = (
     "Cross-object rules: restricted pod security in app namespaces, references that exist, "

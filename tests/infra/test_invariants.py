@@ -25,6 +25,7 @@ RULES = (
     "probes-required",
     "image-pinned",
     "no-literal-credentials",
+    "service-not-exposed",
     "references-exist",
     "service-selects-pods",
     "pdb-selects-pods",

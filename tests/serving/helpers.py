@@ -18,6 +18,7 @@ import httpx
 import mlflow
 import numpy as np
 import pandas as pd
+import skops.io
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -89,15 +90,24 @@ class Registered:
 
 
 def register_model(
-    tracking_uri: str, name: str, *, flip: bool = False, alias: str | None = "champion"
+    tracking_uri: str,
+    name: str,
+    *,
+    flip: bool = False,
+    alias: str | None = "champion",
+    classifier: Any = None,
+    hour_dtype: str = "int64",
 ) -> Registered:
     """Train a small Pipeline and register it as training does (signature, metric, reference).
 
     ``flip`` inverts the labels, so a flipped version predicts the opposite class for
-    SLOW_ROW/FAST_ROW: responses then show which version answered.
+    SLOW_ROW/FAST_ROW: responses then show which version answered. ``classifier`` replaces the
+    logistic regression (a forest takes the fast path); ``hour_dtype`` "int32" gives the
+    signature an ``integer`` (int32) column instead of a ``long`` one.
     """
     mlflow.set_tracking_uri(tracking_uri)
     frame = make_frame(400)
+    frame["hour"] = frame["hour"].astype(hour_dtype)
     target = (frame["speed"] < 50).astype(int)
     if flip:
         target = 1 - target
@@ -106,7 +116,7 @@ def register_model(
             ("num", StandardScaler(), ["speed", "volume", "hour"]),
             ("cat", OneHotEncoder(handle_unknown="ignore"), ["weather"]),
         ])),
-        ("clf", LogisticRegression()),
+        ("clf", classifier if classifier is not None else LogisticRegression()),
     ]).fit(frame, target)  # fmt: skip
     accuracy = float((pipeline.predict(frame) == target).mean())
     mlflow.set_experiment(name)
@@ -119,11 +129,17 @@ def register_model(
             signature=infer_signature(frame, pipeline.predict(frame)),
             pip_requirements=["scikit-learn", "pandas"],
             registered_model_name=name,
+            # A forest holds tree objects skops refuses unless told they are trusted.
+            skops_trusted_types=_trusted_types(pipeline),
         )
     version = str(info.registered_model_version)
     if alias:
         MlflowClient(tracking_uri).set_registered_model_alias(name, alias, version)
     return Registered(name, version, pipeline, accuracy)
+
+
+def _trusted_types(pipeline: Pipeline) -> list[str]:
+    return [str(t) for t in skops.io.get_untrusted_types(data=skops.io.dumps(pipeline))]
 
 
 def metric_samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -5,7 +5,9 @@ machinery (input checks, joblib dispatch, a lock per tree): ~5.6 ms for 100 tree
 ~0.3 ms for the trees themselves. The fast path runs the pipeline's preprocessing as usual,
 then sums ``tree_.predict`` over the trees in the same order and with the same arithmetic as
 scikit-learn, so its predictions are the same numbers. It is still checked: the first
-``VERIFY_BATCHES`` batches run both paths, and any difference turns the fast path off for good.
+``VERIFY_BATCHES`` batches that both paths answer are compared, and any difference turns the
+fast path off for good. Input the model refuses never gets here: request validation holds every
+number to the float32 range the trees compare in (serving/validation.py).
 """
 
 from __future__ import annotations
@@ -97,8 +99,10 @@ class Predictor:
             return labels, positive_proba(self._model, x) if proba else None
         fast, positive = self._fast(x)
         if self._verify_left > 0:
-            self._verify_left -= 1
+            # model.predict may refuse the batch (it raises before any answer is given): only a
+            # batch both paths answered counts as checked, so refused input cannot use them up.
             reference = np.asarray(self._model.predict(x))
+            self._verify_left -= 1
             if not np.array_equal(fast, reference):
                 logger.warning("forest fast path disagrees with model.predict; turned off")
                 self._fast = None

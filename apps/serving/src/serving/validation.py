@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
+import numpy as np
 
 # JSON type names for messages (a client thinks in JSON, not Python).
 _JSON_TYPES: dict[type, str] = {
@@ -51,29 +49,48 @@ def json_type(value: object) -> str:
     return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
-# Integers must fit the int64 columns the model sees (and floats be exact below 2**53).
-_INT64_MIN, _INT64_MAX, _FLOAT_EXACT = -(2**63), 2**63 - 1, 2**53
-_FLOAT_MAX = sys.float_info.max
-
-
-def _is_number(value: object) -> bool:
-    if type(value) is int:  # Python ints are unbounded; the model sees float64
-        return -_FLOAT_MAX <= value <= _FLOAT_MAX
-    return type(value) is float and math.isfinite(value)
-
-
-def _is_integer(value: object) -> bool:
-    if type(value) is int:
-        return _INT64_MIN <= value <= _INT64_MAX
-    return type(value) is float and value.is_integer() and abs(value) <= _FLOAT_EXACT
-
-
-_CHECKS: dict[str, Callable[[object], bool]] = {
-    "number": _is_number,
-    "integer": _is_integer,
-    "string": lambda value: type(value) is str,
-    "boolean": lambda value: type(value) is bool,
+# The largest magnitudes a model takes. Numbers must fit float32 whatever the signature says:
+# scikit-learn's trees compare features as float32 (a larger value becomes inf there, or is
+# refused by check_array), and the forest fast path casts to float32 too. Integers must fit
+# the column's own type, and floats standing for integers must be exact (below 2**53).
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT_EXACT = 2**53
+_INTEGER_RANGES = {
+    dtype: (int(np.iinfo(dtype).min), int(np.iinfo(dtype).max)) for dtype in ("int32", "int64")
 }
+
+
+def _number_check(value: object) -> bool:
+    # Python ints are unbounded and floats may be inf/nan: both must land within float32.
+    if type(value) is int or type(value) is float:
+        return -FLOAT32_MAX <= value <= FLOAT32_MAX  # False for nan as well
+    return False
+
+
+def _integer_check(dtype: str) -> Callable[[object], bool]:
+    low, high = _INTEGER_RANGES[dtype]
+
+    def check(value: object) -> bool:
+        if type(value) is int:
+            return low <= value <= high
+        return (
+            type(value) is float
+            and value.is_integer()
+            and abs(value) <= _FLOAT_EXACT
+            and low <= value <= high
+        )
+
+    return check
+
+
+def _value_check(kind: str, dtype: str) -> Callable[[object], bool]:
+    if kind == "number":
+        return _number_check
+    if kind == "integer":
+        return _integer_check(dtype)
+    if kind == "string":
+        return lambda value: type(value) is str
+    return lambda value: type(value) is bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,20 +101,33 @@ class Column:
     kind: str  # number | integer | string | boolean
     dtype: str  # numpy dtype used to build the model input
     required: bool
+    # Whether a decoded JSON value is acceptable (type and range), built from kind and dtype.
+    accepts: Callable[[object], bool] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "accepts", _value_check(self.kind, self.dtype))
 
     def describe(self, value: object) -> str:
         """Why ``value`` is not acceptable for this column."""
         if type(value) is float and not math.isfinite(value):
             return f"expected a finite {self.kind}, got {value}"
         if self.kind == "integer" and type(value) in (int, float):
-            return f"expected an integer within int64, got {_short(value)}"
-        if self.kind == "number" and type(value) is int:
-            return f"expected a number within float64 range, got {_short(value)}"
+            return f"expected an integer within {self.dtype}, got {_short(value)}"
+        if self.kind == "number" and type(value) in (int, float):
+            return (
+                f"expected a number within the float32 range (±{FLOAT32_MAX:.4g}) that models "
+                f"take, got {_short(value)}"
+            )
         return f"expected {self.kind}, got {json_type(value)} {_short(value)}"
 
 
 def _short(value: object) -> str:
-    text = repr(value)
+    # Never repr a container: a decoded body may nest 1000 levels deep (RecursionError).
+    if type(value) is list:
+        return f"of {len(value)} items"
+    if type(value) is dict:
+        return f"of {len(value)} keys"
+    text = repr(value[:40] if type(value) is str else value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -134,19 +164,6 @@ class Batch:
     n_rows: int
     # Prediction ids, when the route hands them out (/predict); the inference log records them.
     ids: Sequence[str | None] | None = None
-
-
-def parse_json(body: bytes) -> Any:
-    """Decode a JSON body; malformed JSON is a 400 that says where it broke."""
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as fast_error:
-        # The strict fast parser refuses NaN/Infinity literals; the lenient stdlib parser
-        # accepts them so validation can name the feature that holds one.
-        try:
-            return json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise InputError(400, f"malformed JSON body: {fast_error}", "body") from None
 
 
 def check_size(n_rows: int, field: str, max_rows: int) -> None:
@@ -191,7 +208,7 @@ def records_to_batch(records: Any, schema: InputSchema, field: str, max_rows: in
                 raise _key_error(row, schema, f"{field}[{index}]")
         for column in schema.columns:
             value = row.get(column.name)
-            if not _CHECKS[column.kind](value):
+            if not column.accepts(value):
                 _raise_value(column, value, f"{field}[{index}].{column.name}")
             columns[column.name].append(value)
     return Batch(columns, len(records))
@@ -221,7 +238,7 @@ def matrix_to_batch(
             )
         for name, value in zip(names, row, strict=True):
             column = by_name[name]
-            if not _CHECKS[column.kind](value):
+            if not column.accepts(value):
                 _raise_value(column, value, f"{where}.{name}")
             columns[name].append(value)
     for column in schema.columns:

@@ -28,6 +28,17 @@ FEATURES: Final = (
     "recent_vehicle_count",
 )
 SYNTHETIC_PREFIX: Final = "synthetic"
+# The domain of each whole-number column (the generator's, which the model is built on); a
+# value outside it is a data error, not a new category for the model to learn.
+INT_RANGES: Final = {
+    "hour": (0, 23),
+    "weekday": (0, 6),
+    "special_event": (0, 1),
+    "road_works": (0, 1),
+    TARGET: (0, 1),
+}
+# scikit-learn's trees compare features as float32: a larger magnitude becomes inf there.
+FLOAT32_MAX: Final = float(np.finfo(np.float32).max)
 
 
 def generate(rows: int, seed: int = 0, drift: float = 0.0) -> pd.DataFrame:
@@ -125,7 +136,10 @@ def validate(df: pd.DataFrame, source: str, *, require_target: bool = True) -> p
 
     Raises:
         TrainingError: naming the dataset and the offending column when the frame is empty,
-            a column is missing, has missing values, or has the wrong type.
+            a column is missing, has missing values or the wrong type, or (naming the first
+            offending row and its value) holds a value outside its domain: a non-finite or
+            beyond-float32 number, an hour outside 0..23, a weekday outside 0..6, a flag or
+            label other than 0/1, a weather other than those in WEATHER.
     """
     if df.empty or len(df) == 0:
         raise TrainingError(f"dataset {source} is empty (0 rows)")
@@ -144,34 +158,70 @@ def validate(df: pd.DataFrame, source: str, *, require_target: bool = True) -> p
                 f"dataset {source}: column {column!r} has {int(series.isna().sum())} missing values"
             )
         out[column] = _coerce(series, column, source)
-    if require_target:
-        labels = set(out[TARGET].unique().tolist())
-        if not labels <= {0, 1}:
-            raise TrainingError(
-                f"dataset {source}: column {TARGET!r} must hold 0/1 labels, found {sorted(labels)}"
-            )
     return out
 
 
 def _coerce(series: pd.Series, column: str, source: str) -> pd.Series:
-    """Cast one column to its schema dtype or raise naming the column and the type found."""
+    """Cast one column to its schema dtype or raise naming the column and the type found.
+
+    Values outside the column's domain are refused here too, naming the first offending row,
+    so scikit-learn never sees them.
+    """
     if column in CATEGORICAL_FEATURES:
         if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
             raise TrainingError(
                 f"dataset {source}: column {column!r} must be text (one of {', '.join(WEATHER)}), "
                 f"got dtype {series.dtype}"
             )
+        _refuse_outside_domain(series, column, source)
         return series.astype(str)
     if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)):
         raise TrainingError(
             f"dataset {source}: column {column!r} must be numeric, got dtype {series.dtype}"
         )
-    if column in FLOAT_FEATURES:
-        return series.astype(np.float64)
+    _refuse_outside_domain(series, column, source)
     values = series.astype(np.float64)
-    if not np.all(np.equal(np.mod(values, 1), 0)):
-        raise TrainingError(f"dataset {source}: column {column!r} must hold whole numbers")
-    return values.astype(np.int64)
+    return values if column in FLOAT_FEATURES else values.astype(np.int64)
+
+
+def outside_domain(series: pd.Series, column: str) -> tuple[np.ndarray, str]:
+    """Which rows of ``column`` hold a value the model cannot take, and what it can take.
+
+    Numeric columns: finite and within float32 (float features), or whole numbers within
+    INT_RANGES; the weather column: one of WEATHER. Values of the wrong type count as outside.
+    """
+    if column in CATEGORICAL_FEATURES:
+        allowed = series.isin(WEATHER).to_numpy(dtype=bool)  # a non-string is never in it
+        return ~allowed, f"must be one of {', '.join(WEATHER)}"
+    numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        if column in FLOAT_FEATURES:
+            within = np.isfinite(numbers) & (np.abs(numbers) <= FLOAT32_MAX)
+            return ~within, f"must be a finite number within the float32 range (±{FLOAT32_MAX:.4g})"
+        low, high = INT_RANGES[column]
+        within = (np.mod(numbers, 1) == 0) & (numbers >= low) & (numbers <= high)
+    what = "0/1 labels" if column == TARGET else f"whole numbers from {low} to {high}"
+    return ~within, f"must hold {what}"
+
+
+def _refuse_outside_domain(series: pd.Series, column: str, source: str) -> None:
+    outside, domain = outside_domain(series, column)
+    if outside.any():
+        row = int(np.argmax(outside))
+        value = series.iloc[row]
+        value = value.item() if isinstance(value, np.generic) else value  # 24, not np.int64(24)
+        raise TrainingError(
+            f"dataset {source}: column {column!r} {domain}; row {row} (counting data rows from 0) "
+            f"holds {value!r}, and {int(outside.sum())} row(s) in all are outside"
+        )
+
+
+def within_domain(frame: pd.DataFrame) -> np.ndarray:
+    """Rows whose every feature and label lies within its domain (see ``outside_domain``)."""
+    keep = np.ones(len(frame), dtype=bool)
+    for column in (*FEATURES, TARGET):
+        keep &= ~outside_domain(frame[column], column)[0]
+    return keep
 
 
 def load(

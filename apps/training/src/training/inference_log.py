@@ -160,7 +160,7 @@ def to_training_frame(joined: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """The model's columns (prefix stripped, training dtypes) plus version, ts, prediction, id.
 
     Returns the frame and how many joined rows were left out (a label that is not 0/1, or a
-    feature missing or of the wrong type).
+    feature missing, of the wrong type or outside its domain: ``data.outside_domain``).
     """
     columns = [*data.FEATURES, data.TARGET, MODEL_VERSION, TS, PREDICTION, PREDICTION_ID]
     if joined.empty:
@@ -173,8 +173,11 @@ def to_training_frame(joined: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     frame = joined.rename(columns=wanted)
     frame[data.TARGET] = _as_class(frame[layout.LABEL])
     frame[PREDICTION] = _as_class(frame[layout.PREDICTION])
-    usable = frame[[*data.FEATURES, data.TARGET]].notna().all(axis=1)
-    frame = frame[usable.to_numpy()].reset_index(drop=True)
+    present = frame[[*data.FEATURES, data.TARGET]].notna().all(axis=1).to_numpy()
+    # Serving takes any string for the weather and any integer for the hour: a client's bad
+    # row is left out (and counted), not allowed to fail every retrain of the window.
+    usable = present & data.within_domain(frame)
+    frame = frame[usable].reset_index(drop=True)
     dropped = len(joined) - len(frame)
     if frame.empty:
         return pd.DataFrame(columns=columns), dropped

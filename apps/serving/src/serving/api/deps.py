@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from serving.body import parse_json
 from serving.model_store import ModelSnapshot
 from serving.state import ServingState
-from serving.validation import InputError, parse_json
+from serving.validation import InputError
 
 
 class NotReadyError(Exception):
