@@ -25,7 +25,7 @@ from infra.components.monitoring import Monitoring, MonitoringArgs
 from infra.components.namespaces import Namespaces, NamespacesArgs
 from infra.components.network import NetworkPolicies, NetworkPoliciesArgs
 from infra.components.objectstore import ObjectStore, ObjectStoreArgs
-from infra.components.postgres import Postgres, PostgresArgs
+from infra.components.postgres import BackupStore, Postgres, PostgresArgs
 from infra.components.secrets import SecretStore, SecretStoreArgs, combine
 from infra.components.serving import InferenceLogArgs, ModelServing, ModelServingArgs
 from infra.components.training import TrainingJob, TrainingJobArgs
@@ -53,11 +53,14 @@ def secret_store_args(cfg: PlatformConfig) -> SecretStoreArgs:
     """
     ns = cfg.namespaces
     # One key pair for every client for now (least-privilege keys per consumer: a later issue).
-    s3_clients = (
+    s3_clients: tuple[tuple[str, str], ...] = (
         (ns.platform, mlflow.SERVICE_ACCOUNT),
         (ns.training, training.SERVICE_ACCOUNT),
         (ns.serving, serving.service_account()),
     )
+    if cfg.postgres.backups is not None:
+        # The backup sidecar in the database pods writes base backups and WAL.
+        s3_clients += ((ns.platform, postgres.cluster_service_account(cfg.postgres.cluster_name)),)
     return combine(
         postgres.secret_args(cfg.postgres, ns.platform, readers=(mlflow.SERVICE_ACCOUNT,)),
         objectstore_specs.secret_args(cfg.object_store, ns.platform, s3_clients),
@@ -84,6 +87,7 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             },
             operators={"postgres-operator": cfg.postgres.operator_namespace},
             quota=cfg.quota,
+            protect=cfg.protect_data,
         ),
         opts=opts,
     )
@@ -94,15 +98,35 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
         opts=pulumi.ResourceOptions(providers=[provider], depends_on=list(ns_deps)),
     )
     secret_deps = tuple(secrets.secrets.values())
-    database = Postgres(
-        "postgres",
-        PostgresArgs(namespace=ns.platform, config=cfg.postgres, depends_on=ns_deps + secret_deps),
-        opts=opts,
-    )
+    backups = cfg.postgres.backups
     store = ObjectStore(
         "object-store",
         ObjectStoreArgs(
-            namespace=ns.platform, config=cfg.object_store, depends_on=ns_deps + secret_deps
+            namespace=ns.platform,
+            config=cfg.object_store,
+            depends_on=ns_deps + secret_deps,
+            extra_buckets={} if backups is None else {"postgresBackups": backups.bucket},
+            protect=cfg.protect_data,
+        ),
+        opts=opts,
+    )
+    database = Postgres(
+        "postgres",
+        PostgresArgs(
+            namespace=ns.platform,
+            config=cfg.postgres,
+            depends_on=ns_deps + secret_deps,
+            backup_store=None
+            if backups is None
+            else BackupStore(
+                endpoint=store.url,
+                bucket=backups.bucket,
+                credentials_secret=store.credentials_secret,
+                access_key=objectstore_specs.ACCESS_KEY,
+                secret_key=objectstore_specs.SECRET_KEY,
+            ),
+            backup_depends_on=(store.ready,),
+            protect=cfg.protect_data,
         ),
         opts=opts,
     )
