@@ -145,6 +145,32 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
         opts=opts,
     )
     images = Images("images", cfg.images, opts=opts)
+    triggers = cfg.training.triggers.to_triggers()
+    training_job = TrainingJob(
+        "training",
+        TrainingJobArgs(
+            namespace=ns.training,
+            image=images.refs["training"],
+            image_version=images.versions["training"],
+            model_name=cfg.model_name,
+            model_alias=cfg.model_alias,
+            triggers=triggers,
+            tracking_uri=server.tracking_uri,
+            s3_endpoint=store.url,
+            s3_region=cfg.object_store.region,
+            s3_secret=store.credentials_secret,
+            datasets_bucket=cfg.object_store.datasets_bucket,
+            inference_log_bucket=store.inference_log_bucket,
+            # Monitoring is created after serving (it scrapes it): its pure URL functions.
+            prometheus_url=monitoring_specs.prometheus_url(ns.monitoring),
+            pushgateway_url=monitoring_specs.pushgateway_url(ns.monitoring),
+            config=cfg.training,
+            depends_on=ns_deps + secret_deps,
+            # The first model is trained against the registry and stored in the buckets.
+            bootstrap_depends_on=(server, store.ready),
+        ),
+        opts=opts,
+    )
     serving = ModelServing(
         "serving",
         ModelServingArgs(
@@ -163,11 +189,12 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             ),
             # The log's Secret exists before the first pod starts. Not the bucket Job: serving
             # must not wait on it, and a write before the bucket exists is counted, not fatal.
-            depends_on=ns_deps + secret_deps,
+            # After the bootstrap Job: serving is ready only once a champion exists, so
+            # `pulumi up` would otherwise wait on it until its timeout on a first deploy.
+            depends_on=(*ns_deps, *secret_deps, training_job.bootstrap),
         ),
         opts=opts,
     )
-    triggers = cfg.training.triggers.to_triggers()
     scraped = (serving.facts.scrape_target, server.facts.scrape_target, database.scrape_target)
     monitoring = Monitoring(
         "monitoring",
@@ -176,28 +203,6 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             config=cfg.monitoring,
             triggers=triggers,
             targets=scraped if store.scrape_target is None else (*scraped, store.scrape_target),
-            depends_on=ns_deps + secret_deps,
-        ),
-        opts=opts,
-    )
-    TrainingJob(
-        "training",
-        TrainingJobArgs(
-            namespace=ns.training,
-            image=images.refs["training"],
-            image_version=images.versions["training"],
-            model_name=cfg.model_name,
-            model_alias=cfg.model_alias,
-            triggers=triggers,
-            tracking_uri=server.tracking_uri,
-            s3_endpoint=store.url,
-            s3_region=cfg.object_store.region,
-            s3_secret=store.credentials_secret,
-            datasets_bucket=cfg.object_store.datasets_bucket,
-            inference_log_bucket=store.inference_log_bucket,
-            prometheus_url=monitoring.prometheus_url,
-            pushgateway_url=monitoring.pushgateway_url,
-            config=cfg.training,
             depends_on=ns_deps + secret_deps,
         ),
         opts=opts,

@@ -66,7 +66,9 @@ def _retrain(rendered: RenderedStack) -> dict[str, Any]:
 
 
 def _buckets(rendered: RenderedStack) -> list[str]:
-    (job,) = [o for o in rendered.manifests if o["kind"] == "Job"]
+    (job,) = [
+        o for o in rendered.manifests if o["kind"] == "Job" and "buckets" in o["metadata"]["name"]
+    ]
     return str(_env(_container(job))["BUCKETS"]).split()
 
 
