@@ -347,6 +347,18 @@ class ImagesConfig(_Model):
     tag: str = "0.1.0"
     training: Image | None = None
     serving: Image | None = None
+    # The platform built images are for (`linux/amd64`, `linux/arm64`); unset: the docker
+    # host's. Set it when the cluster's nodes differ from the machine that runs `pulumi up`.
+    platform: str | None = None
+
+    @field_validator("platform", mode="after")
+    @classmethod
+    def _platform_form(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None and not re.fullmatch(r"[a-z0-9]+/[a-z0-9]+(/[a-z0-9]+)?", v):
+            raise ValueError(f"an OS/architecture like 'linux/amd64' or 'linux/arm64' (got {v!r})")
+        if v is not None and not info.data.get("build"):
+            raise ValueError("only used when images.build is true (the program builds)")
+        return v
 
     @field_validator("registry", mode="after")
     @classmethod
