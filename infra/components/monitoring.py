@@ -85,7 +85,7 @@ class Monitoring(pulumi.ComponentResource):
         # bump upgrades them, which Helm never does (monitoring_specs.CRD_FILES says why).
         crds = [
             kubernetes.yaml.v2.ConfigFile(
-                f"{name}-crd-{file.removesuffix('.yaml')}", file=url, opts=deps
+                f"{name}-{file.removesuffix('.yaml')}", file=url, opts=deps
             )
             for file, url in zip(specs.CRD_FILES, specs.crd_urls(chart.version), strict=True)
         ]
