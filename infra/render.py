@@ -4,7 +4,9 @@
 
 writes `<out>/manifests/<namespace>.yaml` (`_cluster.yaml` for cluster-scoped objects), one
 complete Kubernetes object per YAML document, and `<out>/resources.json`, every registered
-Pulumi resource with its type, name, parent, provider, depends_on and inputs. Output is
+Pulumi resource with its type, name, parent, provider, depends_on, options (protect,
+retainOnDelete, deleteBeforeReplace, ignoreChanges, replaceOnChanges, deletedWith) and inputs.
+Output is
 deterministic and secret values never appear: generated passwords and secure config values
 are `<secret:NAME>`.
 """
@@ -106,23 +108,44 @@ class RecordingMocks(Mocks):
         return {}, None
 
 
+def resource_options(request: Any) -> dict[str, Any]:
+    """Return the options of a RegisterResourceRequest a review must see, with their defaults.
+
+    Mocks see only inputs; the engine acts on these (a protected resource cannot be deleted,
+    a retained one is left in the cluster when Pulumi deletes it). `protect` arrives already
+    inherited from the parent, as the engine applies it.
+    """
+    return {
+        "protect": bool(request.protect) if request.HasField("protect") else False,
+        "retainOnDelete": (
+            bool(request.retainOnDelete) if request.HasField("retainOnDelete") else False
+        ),
+        "deleteBeforeReplace": bool(request.deleteBeforeReplace),
+        "ignoreChanges": sorted(request.ignoreChanges),
+        "replaceOnChanges": sorted(request.replaceOnChanges),
+        "deletedWith": _urn_name(request.deletedWith),
+    }
+
+
 class RecordingMonitor(MockMonitor):
-    """A mock monitor that also remembers each resource's parent and provider."""
+    """A mock monitor that also remembers each resource's parent, provider and options."""
 
     def __init__(self, mocks: RecordingMocks) -> None:
         """Wrap mocks."""
         super().__init__(mocks)
         self.links: dict[tuple[str, str], tuple[str | None, str | None]] = {}
         self.depends_on: dict[tuple[str, str], list[str]] = {}
+        self.options: dict[tuple[str, str], dict[str, Any]] = {}
         self._links_lock = threading.Lock()
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802  # gRPC method name
-        """Record parent and provider, then register as the base monitor does."""
+        """Record parent, provider and options, then register as the base monitor does."""
         provider = request.provider.split("::")[-2] if request.provider else None
         deps = sorted({n for urn in request.dependencies if (n := _urn_name(urn)) is not None})
         with self._links_lock:
             self.links[(request.type, request.name)] = (_urn_name(request.parent), provider)
             self.depends_on[(request.type, request.name)] = deps
+            self.options[(request.type, request.name)] = resource_options(request)
         return super().RegisterResource(request)  # type: ignore[no-untyped-call]
 
 
@@ -188,6 +211,7 @@ def run_program(cfg: PlatformConfig, stack: str) -> list[dict[str, Any]]:
                 "parent": parent,
                 "provider": provider,
                 "depends_on": monitor.depends_on.get((typ, name), []),
+                "options": monitor.options[(typ, name)],
                 "inputs": inputs,
             }
         )

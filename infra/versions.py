@@ -37,6 +37,16 @@ class HelmChart:
 CNPG_CHART = HelmChart(
     chart="cloudnative-pg", version="0.29.0", repo="https://cloudnative-pg.github.io/charts"
 )
+# Barman Cloud plugin (CNPG-I), the supported backup mechanism since CloudNativePG 1.26 (the
+# in-tree `.spec.backup.barmanObjectStore` is deprecated, and the pinned `standard` Postgres image
+# carries no barman-cloud). Chart 0.7.0 (cloudnative-pg/charts tag plugin-barman-cloud-v0.7.0,
+# 2026-06-10) ships plugin v0.13.0 and its ObjectStore CRD (barmancloud.cnpg.io/v1); the plugin
+# needs CloudNativePG >= 1.26 (plugin docs installation.mdx) and cert-manager for its mTLS
+# certificates (a cluster prerequisite: docs/operations.md). Plugin v0.14.0 (2026-07-29) has no
+# chart release yet. Installed in the operator's namespace, as the plugin requires.
+BARMAN_CLOUD_CHART = HelmChart(
+    chart="plugin-barman-cloud", version="0.7.0", repo="https://cloudnative-pg.github.io/charts"
+)
 # PostgreSQL operand image for the CNPG Cluster: major 17, newest minor 17.11 (added to
 # cloudnative-pg/postgres-containers docker-bake.hcl on 2026-08-13). The `<minor>-<type>-<os>`
 # rolling tag is the form upstream recommends (README "Recommendation"); the bare `17.6` form is
@@ -86,7 +96,7 @@ ALL_IMAGES: tuple[str, ...] = (
     SEAWEEDFS_IMAGE,
     PUSHGATEWAY_IMAGE,
 )
-ALL_CHARTS: tuple[HelmChart, ...] = (CNPG_CHART, KUBE_PROMETHEUS_CHART)
+ALL_CHARTS: tuple[HelmChart, ...] = (CNPG_CHART, BARMAN_CLOUD_CHART, KUBE_PROMETHEUS_CHART)
 
 
 def image_pin_problem(ref: str) -> str | None:

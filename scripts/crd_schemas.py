@@ -72,6 +72,7 @@ def sources() -> dict[str, CrdSource]:
     """The CRD files of each pinned chart, at the pinned release tag."""
     kps = versions.KUBE_PROMETHEUS_CHART
     cnpg = versions.CNPG_CHART
+    barman = versions.BARMAN_CLOUD_CHART
     return {
         kps.chart: CrdSource(
             repository="prometheus-community/helm-charts",
@@ -84,6 +85,12 @@ def sources() -> dict[str, CrdSource]:
             tag=f"cloudnative-pg-v{cnpg.version}",
             paths=("charts/cloudnative-pg/templates/crds/crds.yaml",),
             chart_dir="charts/cloudnative-pg",
+        ),
+        barman.chart: CrdSource(
+            repository="cloudnative-pg/charts",
+            tag=f"plugin-barman-cloud-v{barman.version}",
+            paths=("charts/plugin-barman-cloud/templates/crds/crds.yaml",),
+            chart_dir="charts/plugin-barman-cloud",
         ),
     }
 

@@ -174,6 +174,12 @@ def record(mirrors: Path, date: str, pip: str) -> dict[str, Any]:
             "cloudnative-pg": chart_releases(
                 mirrors, "cloudnative-pg/charts", "cloudnative-pg", "charts/cloudnative-pg"
             ),
+            "plugin-barman-cloud": chart_releases(
+                mirrors,
+                "cloudnative-pg/charts",
+                "plugin-barman-cloud",
+                "charts/plugin-barman-cloud",
+            ),
         },
         "operators": {"cloudnative-pg": cnpg_supported(mirrors)},
         "images": {

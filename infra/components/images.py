@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +18,9 @@ APPS = ("training", "serving")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # One Dockerfile for both apps: build arg APP picks the workspace package, --target the image.
 DOCKERFILE = REPO_ROOT / "apps" / "Dockerfile"
-# The clusters the stacks target run amd64 nodes; a build on an arm64 laptop must not push an
-# image those nodes cannot run.
-PLATFORM = "linux/amd64"
+# The Dockerfile's lineage build arg (every training run and model version is tagged with it).
+GIT_COMMIT_ARG = "GIT_COMMIT"
+UNKNOWN_COMMIT = "unknown"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,7 +33,7 @@ class BuildSpec:
     dockerfile: str
     target: str
     args: dict[str, str]
-    platform: str
+    platform: str | None
 
 
 def build_paths(cwd: Path | None = None) -> tuple[str, str]:
@@ -47,6 +48,27 @@ def build_paths(cwd: Path | None = None) -> tuple[str, str]:
     return os.path.relpath(REPO_ROOT, base), os.path.relpath(DOCKERFILE, base)
 
 
+def git_commit(repo: Path = REPO_ROOT) -> str:
+    """Return the commit the program builds from (`git rev-parse HEAD`), or `unknown`.
+
+    Read at program time: the image has no git, so the build arg is its only lineage. Outside a
+    git checkout (a source tarball) or without git, `unknown`, as the Dockerfile's default.
+    """
+    try:
+        proc = subprocess.run(
+            ["git", "rev-parse", "HEAD"],  # noqa: S607  # git from PATH, as a developer runs it
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return UNKNOWN_COMMIT
+    commit = proc.stdout.strip()
+    return commit if proc.returncode == 0 and commit else UNKNOWN_COMMIT
+
+
 def build_specs(cfg: ImagesConfig) -> list[BuildSpec]:
     """Return the builds for cfg (empty when images are prebuilt)."""
     if not cfg.build:
@@ -54,6 +76,7 @@ def build_specs(cfg: ImagesConfig) -> list[BuildSpec]:
     if not cfg.registry:
         raise ValueError("ImagesConfig.registry is required when build is true")
     context, dockerfile = build_paths()
+    commit = git_commit()
     return [
         BuildSpec(
             app=app,
@@ -61,8 +84,9 @@ def build_specs(cfg: ImagesConfig) -> list[BuildSpec]:
             context=context,
             dockerfile=dockerfile,
             target=app,
-            args={"APP": app},
-            platform=PLATFORM,
+            args={"APP": app, GIT_COMMIT_ARG: commit},
+            # None: the docker host's platform (an arm64 laptop builds for its arm64 kind nodes).
+            platform=cfg.platform,
         )
         for app in APPS
     ]

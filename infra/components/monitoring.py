@@ -81,8 +81,16 @@ class Monitoring(pulumi.ComponentResource):
         self.jobs = sorted(t.job for t in targets)
         deps = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
         chart = versions.KUBE_PROMETHEUS_CHART
-        # helm.v3.Release: it runs the admission-webhook hook Jobs and waits until the CRDs and
-        # the operator exist, so the custom resources below can depend on it.
+        # The chart's CRDs at the pinned version, applied by Pulumi (server-side apply): a pin
+        # bump upgrades them, which Helm never does (monitoring_specs.CRD_FILES says why).
+        crds = [
+            kubernetes.yaml.v2.ConfigFile(
+                f"{name}-{file.removesuffix('.yaml')}", file=url, opts=deps
+            )
+            for file, url in zip(specs.CRD_FILES, specs.crd_urls(chart.version), strict=True)
+        ]
+        # helm.v3.Release: it runs the admission-webhook hook Jobs and waits until the
+        # operator exists, so the custom resources below can depend on it.
         self.release = kubernetes.helm.v3.Release(
             f"{name}-stack",
             name=scrape.RELEASE,
@@ -91,10 +99,8 @@ class Monitoring(pulumi.ComponentResource):
             repository_opts={"repo": chart.repo},
             namespace=ns,
             create_namespace=False,
-            values=specs.chart_values(
-                retention=args.config.retention, scrape_interval=args.config.scrape_interval
-            ),
-            opts=deps,
+            values=specs.chart_values(args.config),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*crds, *args.depends_on]),
         )
         kubernetes.apps.v1.Deployment(
             f"{name}-pushgateway",

@@ -71,13 +71,54 @@ def _restricted(uid: int, *, read_only_root: bool = True) -> dict[str, Any]:
     }
 
 
-def chart_values(*, retention: str, scrape_interval: str) -> dict[str, Any]:
+# The chart's CRD files (charts/crds/crds/ at the release tag), applied by Pulumi itself: Helm
+# installs a chart's `crds/` once and never upgrades them, so a chart bump would run the new
+# operator against old CRDs. Pulumi applies these files (server-side) on every change of the
+# pin instead. The chart's own `crds.upgradeJob` is a preview feature whose busybox image
+# defaults to `latest` and which needs a cluster-wide CRD-writing ServiceAccount in this
+# namespace; the files below are the same CRDs, pinned by the chart's tag.
+CRD_FILES = (
+    "crd-alertmanagerconfigs.yaml",
+    "crd-alertmanagers.yaml",
+    "crd-podmonitors.yaml",
+    "crd-probes.yaml",
+    "crd-prometheusagents.yaml",
+    "crd-prometheuses.yaml",
+    "crd-prometheusrules.yaml",
+    "crd-scrapeconfigs.yaml",
+    "crd-servicemonitors.yaml",
+    "crd-thanosrulers.yaml",
+)
+CRD_SOURCE = (
+    "https://raw.githubusercontent.com/prometheus-community/helm-charts/"
+    "kube-prometheus-stack-{version}/charts/kube-prometheus-stack/charts/crds/crds/{file}"
+)
+
+
+def crd_urls(version: str) -> list[str]:
+    """Return the URL of each CRD file of the kube-prometheus-stack chart at version."""
+    return [CRD_SOURCE.format(version=version, file=file) for file in CRD_FILES]
+
+
+def _volume_claim(size: str, storage_class: str | None) -> dict[str, Any]:
+    """A volumeClaimTemplate for the operator's StatefulSets (one claim per pod)."""
+    spec: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": size}},
+    }
+    if storage_class:
+        spec["storageClassName"] = storage_class
+    return {"volumeClaimTemplate": {"spec": spec}}
+
+
+def chart_values(cfg: MonitoringConfig) -> dict[str, Any]:
     """Return the kube-prometheus-stack values (credentials by Secret name only)."""
     pod = k8s.pod_security_context(1000, fs_group=2000)
     container = k8s.container_security_context()
     return {
         "fullnameOverride": FULLNAME,
-        "crds": {"enabled": True},
+        # The CRDs are applied by the program (CRD_FILES), so that chart bumps upgrade them.
+        "crds": {"enabled": False},
         # node-exporter needs hostNetwork/hostPID/hostPath: impossible under `restricted`.
         "nodeExporter": {"enabled": False},
         # Cluster-component monitors and rules target the control plane this platform does not
@@ -109,11 +150,13 @@ def chart_values(*, retention: str, scrape_interval: str) -> dict[str, Any]:
                 "relabelings": job_relabel(metrics.JOB_PROMETHEUS),
             },
             "prometheusSpec": {
-                "retention": retention,
+                "retention": cfg.retention,
                 # Every monitor states its own interval too; these cover the rules and any
                 # monitor without one.
-                "scrapeInterval": scrape_interval,
-                "evaluationInterval": scrape_interval,
+                "scrapeInterval": cfg.scrape_interval,
+                "evaluationInterval": cfg.scrape_interval,
+                # The TSDB on a volume: history (and the drift/accuracy trends) survives restarts.
+                "storageSpec": _volume_claim(cfg.storage_size, cfg.storage_class),
                 # Only monitors and rules labelled `release: <RELEASE>` (the chart default,
                 # stated here because the policy pack checks every monitor for that label).
                 "ruleSelectorNilUsesHelmValues": True,
@@ -128,6 +171,8 @@ def chart_values(*, retention: str, scrape_interval: str) -> dict[str, Any]:
                 # The config (with the receiver's URL) lives in a Secret the SecretStore owns.
                 "useExistingSecret": True,
                 "configSecret": ALERTMANAGER_SECRET,
+                # Silences and the notification log survive restarts (no repeated pages).
+                "storage": _volume_claim(cfg.alertmanager_storage_size, cfg.storage_class),
                 "resources": SMALL_RESOURCES,
                 "securityContext": pod,
             },

@@ -31,11 +31,14 @@ class NamespacesArgs:
         app: role -> namespace name for the app namespaces (platform, training, serving, ...).
         operators: role -> namespace name for operator namespaces (e.g. the CNPG operator).
         quota: the ResourceQuota applied to each app namespace.
+        protect: protect every namespace and retain it on delete: deleting a namespace deletes
+            everything in it, the database's and the object store's volumes included.
     """
 
     app: dict[str, str]
     operators: dict[str, str]
     quota: Quota
+    protect: bool = False
 
 
 def namespace_metadata(name: str, role: str, enforce: str) -> dict[str, Any]:
@@ -87,7 +90,9 @@ class Namespaces(pulumi.ComponentResource):
         super().__init__("mlops:index:Namespaces", name, None, opts)
         self.names = {**args.app, **args.operators}
         self.resources = []
-        child = pulumi.ResourceOptions(parent=self)
+        child = pulumi.ResourceOptions(
+            parent=self, protect=args.protect, retain_on_delete=args.protect
+        )
         for role, ns_name in sorted(args.app.items()):
             ns = kubernetes.core.v1.Namespace(
                 f"{name}-{role}",

@@ -138,6 +138,8 @@ def baseline(ns: str) -> list[dict[str, Any]]:
 def platform_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
     """Return the flows of the platform namespace: MLflow, Postgres, the object store."""
     mlflow, pg, store = args.mlflow, args.postgres, args.object_store
+    # With backups, the backup sidecar in the database pods writes base backups and WAL to S3.
+    backups = pg.backup_plugin is not None
     clients = [_ns(args.training), _ns(home(args.serving)), _ns(args.monitoring_ns)]
     result = [
         _policy(
@@ -163,6 +165,7 @@ def platform_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
                 _to(pg.peers),
                 # The instance manager in every Postgres pod watches its Cluster object.
                 {"to": [API_SERVER], "ports": _ports(*API_PORTS)},
+                *([_to(store.api)] if backups else []),
             ],
         ),
         _policy(
@@ -175,6 +178,8 @@ def platform_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
     if store.metrics is not None:
         # Serving's pods write the inference log; training reads it and writes snapshots.
         writers = [_peer(mlflow), _peer(store.bucket_init), _ns(args.training), _peer(args.serving)]
+        if backups:
+            writers.append(_peer(pg.clients))
         result.append(
             _policy(
                 "object-store-ingress",
@@ -202,6 +207,7 @@ def scrape_egress(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
 def app_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
     """Return the flows of the training, serving, monitoring and operator namespaces."""
     mon, serving, operator = args.monitoring, args.serving, args.postgres.operator
+    plugin = args.postgres.backup_plugin
     to_mlflow = _to(args.mlflow)
     # Prometheus runs in chart pods whose labels the platform does not set: the whole namespace.
     retrain_ports = _ports(*mon.prometheus.ports, *mon.pushgateway.ports)
@@ -251,7 +257,21 @@ def app_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
             egress=[
                 {"to": [API_SERVER], "ports": _ports(*API_PORTS)},
                 _to(args.postgres.peers),
+                # The operator calls the Barman Cloud plugin (CNPG-I over gRPC).
+                *([_to(plugin)] if plugin is not None else []),
             ],
+        ),
+        *(
+            [
+                _policy(
+                    "backup-plugin",
+                    home(plugin),
+                    plugin.pods,
+                    ingress=[{"from": [_ns(home(operator))], "ports": _ports(*plugin.ports)}],
+                )
+            ]
+            if plugin is not None
+            else []
         ),
     ]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as kubernetes
@@ -23,11 +23,16 @@ class ObjectStoreArgs:
         config: the stack's objectStore settings.
         depends_on: resources that must exist first (namespace, the Secrets of
             `objectstore_specs.secret_args`).
+        extra_buckets: buckets other components own, by role (the database's backups); the
+            bucket Job creates them with the store's own.
+        protect: protect the server's volume and retain it on delete (it holds every bucket).
     """
 
     namespace: str
     config: ObjectStoreConfig
     depends_on: tuple[pulumi.Resource, ...] = ()
+    extra_buckets: dict[str, str] = field(default_factory=dict)
+    protect: bool = False
 
 
 class ObjectStore(pulumi.ComponentResource):
@@ -62,7 +67,11 @@ class ObjectStore(pulumi.ComponentResource):
         self.in_cluster = cfg.engine != "external"
         self.credentials_secret = specs.CREDENTIALS_SECRET
         self.scrape_target = specs.scrape_target(cfg, ns)
-        self.buckets = specs.buckets(cfg)
+        self.buckets = {**specs.buckets(cfg), **args.extra_buckets}
+        if len(set(self.buckets.values())) != len(self.buckets):
+            raise ValueError(
+                f"ObjectStoreArgs.extra_buckets: one bucket named twice in {self.buckets}"
+            )
         self.inference_log_bucket = cfg.inference_log_bucket
         job_deps: list[pulumi.Resource] = list(args.depends_on)
         server_name = specs.service_name(cfg.engine)
@@ -98,8 +107,13 @@ class ObjectStore(pulumi.ComponentResource):
                 }
             ),
         )
+        # The claim holds every bucket: deleting it deletes the artifacts and the backups.
         claim = kubernetes.core.v1.PersistentVolumeClaim(
-            f"{name}-data", opts=deps, **manifest_args(specs.pvc(server_name, ns, args.config))
+            f"{name}-data",
+            opts=pulumi.ResourceOptions.merge(
+                deps, pulumi.ResourceOptions(protect=args.protect, retain_on_delete=args.protect)
+            ),
+            **manifest_args(specs.pvc(server_name, ns, args.config)),
         )
         deployment = kubernetes.apps.v1.Deployment(
             f"{name}-server",

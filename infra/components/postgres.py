@@ -12,7 +12,7 @@ from mlops_contract import kube, metrics
 from infra import k8s, versions
 from infra.components.monitoring_targets import ScrapeTarget
 from infra.components.secrets import PASSWORD_LENGTH, SecretSpec, SecretStoreArgs
-from infra.config import PostgresConfig
+from infra.config import BackupsConfig, PostgresConfig
 
 PORT = 5432
 # Ports of the CloudNativePG chart and instance manager (not rendered here, so stated once):
@@ -21,8 +21,33 @@ PORT = 5432
 STATUS_PORT = 8000
 METRICS_PORT = 9187
 OPERATOR_WEBHOOK_PORT = 9443
+# The Barman Cloud plugin (backups): its CNPG-I name, the gRPC port its chart's Deployment
+# listens on (the operator calls it; fixed in the chart) and the pod labels its chart sets.
+BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
+BARMAN_PORT = 9090
+BARMAN_RELEASE = "barman-cloud"
+BARMAN_PODS = {kube.LABEL_NAME: "plugin-barman-cloud"}
 # Name of the generated database owner password (`${...}` in the app Secret's templates).
 APP_PASSWORD = "postgres_app"  # noqa: S105  # a name, not a value
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackupStore:
+    """Where the base backups and the WAL archive go: an S3 bucket and the keys to write it.
+
+    Attributes:
+        endpoint: the S3 endpoint URL.
+        bucket: the backups bucket (config `postgres.backups.bucket`).
+        credentials_secret: the Secret (in the Cluster's namespace) holding the keys.
+        access_key: the Secret key of the access key id.
+        secret_key: the Secret key of the secret access key.
+    """
+
+    endpoint: str
+    bucket: str
+    credentials_secret: str
+    access_key: str
+    secret_key: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,13 +56,19 @@ class PostgresArgs:
 
     Attributes:
         namespace: namespace of the Cluster (the platform namespace).
-        config: the stack's postgres settings (instances, storage, resources, names).
+        config: the stack's postgres settings (instances, storage, resources, names, backups).
         depends_on: resources the Cluster needs first (namespaces, the app Secret).
+        backup_store: where backups go; required when config.backups is set.
+        backup_depends_on: what the backups need first (the bucket Job).
+        protect: protect the Cluster and retain it on delete (deleting it deletes its volumes).
     """
 
     namespace: str
     config: PostgresConfig
     depends_on: tuple[pulumi.Resource, ...] = ()
+    backup_store: BackupStore | None = None
+    backup_depends_on: tuple[pulumi.Resource, ...] = ()
+    protect: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,12 +80,15 @@ class PostgresEndpoints:
         peers: Postgres and the status API (instances among themselves, the operator).
         metrics: the instances' exporter port (Prometheus).
         operator: the operator namespace and its admission webhook port (the API server).
+        backup_plugin: the Barman Cloud plugin's pods and gRPC port (the operator calls it);
+            None without backups.
     """
 
     clients: k8s.Endpoint
     peers: k8s.Endpoint
     metrics: k8s.Endpoint
     operator: k8s.Endpoint
+    backup_plugin: k8s.Endpoint | None = None
 
 
 def pods(cluster: str) -> dict[str, str]:
@@ -72,7 +106,18 @@ def endpoints(cfg: PostgresConfig, namespace: str) -> PostgresEndpoints:
         operator=k8s.Endpoint(
             namespace=cfg.operator_namespace, pods=None, ports=(OPERATOR_WEBHOOK_PORT,)
         ),
+        backup_plugin=None
+        if cfg.backups is None
+        else k8s.Endpoint(namespace=cfg.operator_namespace, pods=BARMAN_PODS, ports=(BARMAN_PORT,)),
     )
+
+
+def cluster_service_account(cluster: str) -> str:
+    """Return the ServiceAccount CloudNativePG gives the instance pods (named after the Cluster).
+
+    The backup sidecar in those pods reads the object store's credentials as this account.
+    """
+    return cluster
 
 
 def scrape_target(cluster: str, namespace: str) -> ScrapeTarget:
@@ -159,6 +204,56 @@ def operator_values() -> dict[str, Any]:
     }
 
 
+def barman_values() -> dict[str, Any]:
+    """Return the plugin-barman-cloud chart values (its CRD from the chart, sized, pinned tag).
+
+    The image tags default to the chart's appVersion, so the chart pin pins them. The chart's
+    security contexts already fit `restricted`; its certificates come from cert-manager.
+    """
+    return {
+        "crds": {"create": True},
+        "resources": OPERATOR_RESOURCES,
+    }
+
+
+def object_store_name(cluster: str) -> str:
+    """Return the name of the Barman `ObjectStore` of a cluster's backups."""
+    return k8s.name(cluster, "backups")
+
+
+def object_store_spec(backups: BackupsConfig, store: BackupStore) -> dict[str, Any]:
+    """Return the barmancloud.cnpg.io/v1 `ObjectStore` spec: where and how long backups live."""
+    return {
+        "configuration": {
+            "destinationPath": f"s3://{store.bucket}/",
+            "endpointURL": store.endpoint,
+            "s3Credentials": {
+                "accessKeyId": {"name": store.credentials_secret, "key": store.access_key},
+                "secretAccessKey": {"name": store.credentials_secret, "key": store.secret_key},
+            },
+            "wal": {"compression": "gzip"},
+            "data": {"compression": "gzip"},
+        },
+        # Barman deletes base backups (and the WAL only they need) older than the window.
+        "retentionPolicy": backups.retention,
+    }
+
+
+def scheduled_backup_spec(backups: BackupsConfig, cluster: str) -> dict[str, Any]:
+    """Return the `ScheduledBackup` spec: a base backup through the plugin on schedule."""
+    return {
+        "schedule": backups.schedule,
+        "cluster": {"name": cluster},
+        "method": "plugin",
+        "pluginConfiguration": {"name": BARMAN_PLUGIN},
+        # A first base backup at once: point-in-time recovery needs one before any WAL helps.
+        "immediate": True,
+        # Backups belong to the ScheduledBackup, not to the Cluster: recreating the Cluster
+        # (a restore) keeps the Backup objects that describe what is in the bucket.
+        "backupOwnerReference": "self",
+    }
+
+
 def cluster_spec(cfg: PostgresConfig, app_secret: str) -> dict[str, Any]:
     """Return the CloudNativePG `Cluster` spec."""
     storage: dict[str, Any] = {"size": cfg.storage_size}
@@ -179,6 +274,16 @@ def cluster_spec(cfg: PostgresConfig, app_secret: str) -> dict[str, Any]:
             }
         },
     }
+    if cfg.backups is not None:
+        # WAL archiving and base backups through the Barman Cloud plugin (CNPG-I): the
+        # supported mechanism since 1.26; the in-tree `backup.barmanObjectStore` is deprecated.
+        spec["plugins"] = [
+            {
+                "name": BARMAN_PLUGIN,
+                "isWALArchiver": True,
+                "parameters": {"barmanObjectName": object_store_name(cfg.cluster_name)},
+            }
+        ]
     if cfg.instances > 1:
         # Spread instances over nodes so one node loss never takes the primary and its replica;
         # one synchronous replica means a failover loses no committed MLflow write
@@ -210,6 +315,7 @@ class Postgres(pulumi.ComponentResource):
     scrape_target: ScrapeTarget
     operator: kubernetes.helm.v3.Release
     cluster: kubernetes.apiextensions.CustomResource
+    backup_plugin: kubernetes.helm.v3.Release | None
 
     def __init__(
         self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None
@@ -238,6 +344,10 @@ class Postgres(pulumi.ComponentResource):
             values=operator_values(),
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
         )
+        cluster_deps: list[pulumi.Resource] = [self.operator, *args.depends_on]
+        self.backup_plugin = None
+        if cfg.backups is not None:
+            cluster_deps += self._backup_store(name, args)
         self.cluster = kubernetes.apiextensions.CustomResource(
             f"{name}-cluster",
             api_version="postgresql.cnpg.io/v1",
@@ -248,6 +358,61 @@ class Postgres(pulumi.ComponentResource):
                 "labels": k8s.labels("postgres", "database"),
             },
             spec=cluster_spec(cfg, self.app_secret),
+            # Deleting the Cluster deletes its volumes (CloudNativePG owns them): protected and
+            # left in place on delete when the stack protects its data.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=cluster_deps,
+                protect=args.protect,
+                retain_on_delete=args.protect,
+            ),
+        )
+        if cfg.backups is not None:
+            kubernetes.apiextensions.CustomResource(
+                f"{name}-scheduled-backup",
+                api_version="postgresql.cnpg.io/v1",
+                kind="ScheduledBackup",
+                metadata={
+                    "name": k8s.name(cfg.cluster_name, "scheduled"),
+                    "namespace": args.namespace,
+                    "labels": k8s.labels("postgres", "backup"),
+                },
+                spec=scheduled_backup_spec(cfg.backups, cfg.cluster_name),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cluster]),
+            )
+        self.register_outputs({"host": self.host, "port": self.port, "appSecret": self.app_secret})
+
+    def _backup_store(self, name: str, args: PostgresArgs) -> list[pulumi.Resource]:
+        """Install the Barman Cloud plugin and the `ObjectStore`; return what the Cluster needs."""
+        cfg = args.config
+        if args.backup_store is None or cfg.backups is None:
+            raise ValueError("PostgresArgs.backup_store: required when postgres.backups is set")
+        chart = versions.BARMAN_CLOUD_CHART
+        # In the operator's namespace, as the plugin requires; after the operator (its CRDs).
+        self.backup_plugin = kubernetes.helm.v3.Release(
+            f"{name}-barman-cloud",
+            name=BARMAN_RELEASE,
+            chart=chart.chart,
+            version=chart.version,
+            repository_opts={"repo": chart.repo},
+            namespace=cfg.operator_namespace,
+            create_namespace=False,
+            values=barman_values(),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.operator, *args.depends_on]),
         )
-        self.register_outputs({"host": self.host, "port": self.port, "appSecret": self.app_secret})
+        store = kubernetes.apiextensions.CustomResource(
+            f"{name}-backup-store",
+            api_version="barmancloud.cnpg.io/v1",
+            kind="ObjectStore",
+            metadata={
+                "name": object_store_name(cfg.cluster_name),
+                "namespace": args.namespace,
+                "labels": k8s.labels("postgres", "backup"),
+            },
+            spec=object_store_spec(cfg.backups, args.backup_store),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[self.backup_plugin, *args.depends_on, *args.backup_depends_on],
+            ),
+        )
+        return [self.backup_plugin, store]

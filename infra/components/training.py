@@ -8,13 +8,18 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as kubernetes
 from mlops_contract import env
-from mlops_contract.triggers import Triggers
+from mlops_contract.triggers import POLICY_ALWAYS, Triggers
 
 from infra import k8s
 from infra.components.kube import manifest_args
 from infra.config import TrainingConfig
 
 NAME = "retrain"
+# The one-shot Job of the first deploy: trains and promotes a first champion so serving, which
+# is not ready without one, can become ready (`pulumi up` waits on both).
+BOOTSTRAP_NAME = "bootstrap-model"
+# Synthetic data and a small model: minutes at most; past this the first deploy fails loudly.
+BOOTSTRAP_DEADLINE_SECONDS = 900
 SERVICE_ACCOUNT = "training"
 COMPONENT = "training-job"
 # A run longer than this is stuck (MLflow or S3 hanging); kill it so the next schedule runs.
@@ -44,6 +49,8 @@ class TrainingJobArgs:
         pushgateway_url: where `retrain` pushes its outcome metrics (None: it does not push).
         config: schedule, data window, minimum rows and resources.
         depends_on: namespace and Secrets.
+        bootstrap_depends_on: what the bootstrap Job needs running (the MLflow server, the
+            buckets): it trains and registers a model at once.
     """
 
     namespace: str
@@ -62,6 +69,7 @@ class TrainingJobArgs:
     config: TrainingConfig
     pushgateway_url: str | None = None
     depends_on: tuple[pulumi.Resource, ...] = ()
+    bootstrap_depends_on: tuple[pulumi.Resource, ...] = ()
 
 
 def trigger_env(triggers: Triggers) -> list[dict[str, str]]:
@@ -83,14 +91,24 @@ def data_env(args: TrainingJobArgs) -> list[dict[str, str]]:
     ]
 
 
-def cron_job(args: TrainingJobArgs) -> dict[str, Any]:
-    """Return the retrain CronJob."""
+def retrain_container(
+    args: TrainingJobArgs, name: str, command: list[str], *, production_data: bool
+) -> dict[str, Any]:
+    """Return the training container: image, env, credentials, resources, restricted context.
+
+    Args:
+        args: the component's arguments.
+        name: the container's name.
+        command: what it runs.
+        production_data: read serving's inference log and Prometheus, and push the outcome
+            (the CronJob); without them `retrain` trains on synthetic data, as `train` does
+            (the bootstrap: no traffic yet, and Prometheus may still be starting).
+    """
     cfg = args.config
-    labels = k8s.labels(NAME, COMPONENT, args.image_version)
-    container = {
-        "name": NAME,
+    return {
+        "name": name,
         "image": args.image,
-        "command": ["python", "-m", "training", "retrain"],
+        "command": command,
         "env": [
             {"name": env.MLFLOW_TRACKING_URI, "value": args.tracking_uri},
             {"name": env.MODEL_NAME, "value": args.model_name},
@@ -98,14 +116,8 @@ def cron_job(args: TrainingJobArgs) -> dict[str, Any]:
             {"name": env.S3_ENDPOINT_URL, "value": args.s3_endpoint},
             {"name": env.AWS_DEFAULT_REGION, "value": args.s3_region},
             {"name": env.DATASETS_BUCKET, "value": args.datasets_bucket},
-            {"name": env.PROMETHEUS_URL, "value": args.prometheus_url},
-            *(
-                [{"name": env.PUSHGATEWAY_URL, "value": args.pushgateway_url}]
-                if args.pushgateway_url
-                else []
-            ),
             *trigger_env(args.triggers),
-            *data_env(args),
+            *(signal_env(args) if production_data else []),
             {"name": "HOME", "value": k8s.SCRATCH},
         ],
         # AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, by reference only.
@@ -116,6 +128,29 @@ def cron_job(args: TrainingJobArgs) -> dict[str, Any]:
         "securityContext": k8s.container_security_context(),
         "volumeMounts": [{"name": "tmp", "mountPath": k8s.SCRATCH}],
     }
+
+
+def signal_env(args: TrainingJobArgs) -> list[dict[str, str]]:
+    """Return where `retrain` reads its signals and data, and where it reports its outcome."""
+    pushgateway = (
+        [{"name": env.PUSHGATEWAY_URL, "value": args.pushgateway_url}]
+        if args.pushgateway_url
+        else []
+    )
+    return [
+        {"name": env.PROMETHEUS_URL, "value": args.prometheus_url},
+        *pushgateway,
+        *data_env(args),
+    ]
+
+
+def cron_job(args: TrainingJobArgs) -> dict[str, Any]:
+    """Return the retrain CronJob."""
+    cfg = args.config
+    labels = k8s.labels(NAME, COMPONENT, args.image_version)
+    container = retrain_container(
+        args, NAME, ["python", "-m", "training", "retrain"], production_data=True
+    )
     return {
         "metadata": {"name": NAME, "namespace": args.namespace, "labels": labels},
         "spec": {
@@ -143,14 +178,42 @@ def cron_job(args: TrainingJobArgs) -> dict[str, Any]:
     }
 
 
+def bootstrap_job(args: TrainingJobArgs) -> dict[str, Any]:
+    """Return the one-shot Job that trains and promotes a first model.
+
+    `retrain --policy always` without the inference log trains on synthetic data and promotes
+    through the gate (with no champion, only the floor and the latency budget apply): the
+    existing CLI, no shell. The component sets ignoreChanges on it, so it runs on the first
+    deploy only; later deploys never retrain through it (docs/operations.md).
+    """
+    labels = k8s.labels(BOOTSTRAP_NAME, COMPONENT, args.image_version)
+    command = ["python", "-m", "training", "retrain", "--policy", POLICY_ALWAYS]
+    container = retrain_container(args, BOOTSTRAP_NAME, command, production_data=False)
+    return {
+        "metadata": {"name": BOOTSTRAP_NAME, "namespace": args.namespace, "labels": labels},
+        "spec": {
+            "backoffLimit": 2,
+            "activeDeadlineSeconds": BOOTSTRAP_DEADLINE_SECONDS,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": k8s.pod_spec(
+                    [container], service_account=SERVICE_ACCOUNT, restart_policy="Never"
+                ),
+            },
+        },
+    }
+
+
 class TrainingJob(pulumi.ComponentResource):
     """The training ServiceAccount and the scheduled retrain CronJob.
 
-    Published facts: cron_job_name, service_account (it reads the S3 credentials Secret).
+    Published facts: cron_job_name, service_account (it reads the S3 credentials Secret),
+    bootstrap (the one-shot Job that promotes a first model; serving depends on it).
     """
 
     cron_job_name: str
     service_account: str
+    bootstrap: kubernetes.batch.v1.Job
 
     def __init__(
         self, name: str, args: TrainingJobArgs, opts: pulumi.ResourceOptions | None = None
@@ -158,7 +221,7 @@ class TrainingJob(pulumi.ComponentResource):
         """Create the ServiceAccount and the CronJob."""
         super().__init__("mlops:index:TrainingJob", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
-        kubernetes.core.v1.ServiceAccount(
+        account = kubernetes.core.v1.ServiceAccount(
             f"{name}-sa",
             opts=child,
             **manifest_args(
@@ -169,6 +232,17 @@ class TrainingJob(pulumi.ComponentResource):
             ),
         )
         kubernetes.batch.v1.CronJob(f"{name}-cronjob", opts=child, **manifest_args(cron_job(args)))
+        # Pulumi waits for the Job to complete. ignoreChanges: a new image or env must not
+        # replace (rerun) it; after the first deploy the CronJob owns retraining.
+        self.bootstrap = kubernetes.batch.v1.Job(
+            f"{name}-bootstrap",
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[account, *args.depends_on, *args.bootstrap_depends_on],
+                ignore_changes=["spec", "metadata"],
+            ),
+            **manifest_args(bootstrap_job(args)),
+        )
         self.cron_job_name = NAME
         self.service_account = SERVICE_ACCOUNT
         self.register_outputs({"cronJob": self.cron_job_name})

@@ -322,6 +322,26 @@ BROKEN: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
         "like '15m', '30s' or '1h'",
     ),
     ("hold-in-days", _set("monitoring.triggerHold", "1d"), "monitoring.triggerHold", "'15m'"),
+    ("prod-unprotected", _prod(_set("protectData", False)), "protectData", "must be true in prod"),
+    (
+        "backups-without-cert-manager",
+        _set("postgres.backups", {"retention": "7d"}),
+        "postgres.backups.certManagerInstalled",
+        "needs cert-manager",
+    ),
+    (
+        "backup-schedule-5-fields",
+        _set("postgres.backups", {"schedule": "0 2 * * *", "certManagerInstalled": True}),
+        "postgres.backups.schedule",
+        "6-field schedule with seconds first",
+    ),
+    (
+        "backup-retention-hours",
+        _set("postgres.backups", {"retention": "12h", "certManagerInstalled": True}),
+        "postgres.backups.retention",
+        "'30d'",
+    ),
+    ("monitoring-storage", _set("monitoring.storageSize", "lots"), "monitoring.storageSize", "1Gi"),
     ("zero-hold", _set("monitoring.triggerHold", "0m"), "monitoring.triggerHold", "'30s'"),
 ]
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from infra.components.images import build_specs, pinned_ref, prebuilt_refs
-from infra.config import load_stack_file
+from infra.components.images import build_specs, git_commit, pinned_ref, prebuilt_refs
+from infra.config import ImagesConfig, load_stack_file
 from infra.render import RenderedStack
 from policy.images import image_problem
 from tests.infra.rendering import REPO_ROOT
@@ -43,8 +45,7 @@ def test_dev_builds_both_apps_from_the_repo_root(
             "context": ".",
             "dockerfile": "apps/Dockerfile",
             "target": app,
-            "args": {"APP": app},
-            "platform": "linux/amd64",
+            "args": {"APP": app, "GIT_COMMIT": git_commit()},
         }
         assert inputs["imageName"] == f"localhost:5001/mlops/{app}:0.1.0"
         assert inputs["registry"] == {"server": "localhost:5001"}
@@ -109,3 +110,24 @@ def test_refs_are_not_allowed_next_to_build(tmp_path: Path) -> None:
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ValueError, match=r"images.serving: not used when images.build is true"):
         load_stack_file(path)
+
+
+def test_builds_carry_the_git_commit_of_the_checkout(tmp_path: Path) -> None:
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert git_commit() == head
+    assert len(head) == 40
+    cfg = ImagesConfig(build=True, registry="localhost:5001")
+    assert {spec.args["GIT_COMMIT"] for spec in build_specs(cfg)} == {head}
+    # Outside a git checkout (a source tarball): the Dockerfile's own default.
+    assert git_commit(tmp_path) == "unknown"
+
+
+def test_the_build_platform_comes_from_config() -> None:
+    host = ImagesConfig(build=True, registry="localhost:5001")
+    assert {spec.platform for spec in build_specs(host)} == {None}
+    arm = ImagesConfig(build=True, registry="localhost:5001", platform="linux/arm64")
+    assert {spec.platform for spec in build_specs(arm)} == {"linux/arm64"}
+    with pytest.raises(ValidationError, match="like 'linux/amd64'"):
+        ImagesConfig(build=True, registry="localhost:5001", platform="arm64")

@@ -16,7 +16,7 @@ import kubernetes_validate
 import pytest
 
 from infra import versions
-from infra.components.postgres import operator_values
+from infra.components.postgres import barman_values, operator_values
 from infra.render import RenderedStack
 from scripts.crd_schemas import to_json_schema
 from tests.infra.crd_schemas import SCHEMA_DIR, chart_sources, custom_resource_schemas
@@ -238,6 +238,23 @@ def test_operator_values_fit_the_cnpg_charts_values_schema() -> None:
     assert list(validator.iter_errors(operator_values())) == []
     wrong = {**operator_values(), "replicaCount": "one"}
     assert [e.message for e in validator.iter_errors(wrong)] == ["'one' is not of type 'integer'"]
+
+
+def test_backup_plugin_values_fit_its_charts_values_schema() -> None:
+    schema = json.loads((SCHEMA_DIR / "plugin-barman-cloud" / "values.schema.json").read_text())
+    validator = jsonschema.Draft7Validator(schema)
+    assert list(validator.iter_errors(barman_values())) == []
+    wrong = {**barman_values(), "crds": {"create": "yes"}}
+    assert [e.message for e in validator.iter_errors(wrong)] == ["'yes' is not of type 'boolean'"]
+
+
+def test_a_misspelled_backup_field_is_rejected(rendered_stacks: dict[str, RenderedStack]) -> None:
+    (store,) = [o for o in rendered_stacks["prod"].manifests if o["kind"] == "ObjectStore"]
+    assert schema_errors(store) == []
+    wrong = copy.deepcopy(store)
+    wrong["spec"]["retentionPolicy"] = "30 days"
+    wrong["spec"]["configuration"]["destinationPth"] = "s3://x/"
+    assert len(schema_errors(wrong)) == 2
 
 
 def test_conversion_closes_objects_unless_upstream_keeps_them_open() -> None:
