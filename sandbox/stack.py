@@ -209,6 +209,43 @@ class Sandbox:
         """Every recorded event, oldest first."""
         return self.state.events()
 
+    def stop(self, name: str, timeout: float = 60.0) -> None:
+        """Stop one recorded process (e.g. `scheduler`, to pause the retrain schedule).
+
+        Its record stays, so `down` and `status` still account for it; the next `up` after a
+        `down` starts it again.
+        """
+        record = self.state.processes().get(name)
+        if record is None:
+            raise SandboxError(f"no sandbox process {name!r} in {self.state.root}")
+        if stop_processes({name: record}, timeout):
+            raise SandboxError(f"{name} (PID {record['pid']}) still runs after {timeout:.0f}s")
+        self.state.add_event("stopped", process=name)
+
+    def training(self, *args: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
+        """Run `python -m training <args>` as the retrain CronJob would (its rendered env).
+
+        Output goes to logs/training.log too; a test or a person drives the registry with it.
+        """
+        job = self.state.read_job("retrain")
+        argv = [str(a) for a in job["argv"]]
+        if "retrain" not in argv:
+            raise SandboxError(f"jobs/retrain.json runs {argv}, not `python -m training retrain`")
+        command = [*argv[: argv.index("retrain")], *args]
+        result = subprocess.run(
+            command,
+            env=dict(job["env"]),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=self.state.root / "home",
+            check=False,
+        )
+        with self.state.log("training").open("a", encoding="utf-8") as out:
+            out.write(f"$ python -m training {' '.join(args)}  (exit {result.returncode})\n")
+            out.write(result.stdout + result.stderr)
+        return result
+
     def down(self, timeout: float = 60.0, quiet: bool = False) -> None:
         """Stop every recorded process by PID (process groups); verify their ports are closed."""
         records = self.state.processes()

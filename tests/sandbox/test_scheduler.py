@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from sandbox.recovery import parse_log_line
 from sandbox.scheduler import ScheduleError, Scheduler, parse_schedule
 
 pytestmark = pytest.mark.unit
@@ -116,3 +117,23 @@ def test_run_until_fires_on_schedule_and_stops_its_runs(tmp_path: Path) -> None:
     )
     assert [kind for kind, _ in events][:1] == ["retrain_start"]
     assert scheduler.active == []  # stopping the scheduler stops its run
+
+
+def test_a_runs_output_is_logged_line_by_line_behind_its_time(tmp_path: Path) -> None:
+    events: list[tuple[str, dict[str, Any]]] = []
+    script = "import time; print('first', flush=True); time.sleep(0.3); print('second')"
+    scheduler = _scheduler("Forbid", [sys.executable, "-c", script], events, tmp_path / "run.log")
+    scheduler.fire()
+    deadline = time.monotonic() + 30
+    while scheduler.active and time.monotonic() < deadline:
+        scheduler.reap()
+        time.sleep(0.05)
+    lines = [
+        (parse_log_line(line) or (0.0, 0, ""))
+        for line in (tmp_path / "run.log").read_text().splitlines()
+    ]
+    ran = [(number, text) for _, number, text in lines if number]
+    assert ran == [(1, "first"), (1, "second")]
+    first, second = (moment for moment, number, _ in lines if number)
+    assert 0.25 <= second - first < 5  # each line stamped when it arrived, not at the end
+    assert [kind for kind, _ in events] == ["retrain_start", "retrain_end"]
