@@ -5,6 +5,8 @@ UV ?= uv
 # make diff: the git ref to compare with (empty: the merge base of HEAD with main) and the format.
 BASE ?=
 FORMAT ?= markdown
+# make bench: one benchmark (serving or recover); empty: all.
+BENCH ?=
 
 .PHONY: setup sandbox sandbox-drift sandbox-down sandbox-status sandbox-timeline render render-all diff test lint bench up preview clean
 
@@ -47,8 +49,8 @@ lint: setup  ## ruff, mypy strict, and the GitHub workflows (actionlint, zizmor)
 test: setup lint  ## everything CI runs: lint, then every test (real servers started by fixtures)
 	$(UV) run --frozen pytest
 
-bench: setup  ## benchmarks (ratios against the baseline, measured side by side)
-	$(UV) run --frozen python -m bench
+bench: setup  ## benchmarks: serving vs baseline, time to recover from drift; one: make bench BENCH=recover
+	$(UV) run --frozen python -m bench $(BENCH)
 
 preview:  ## pulumi preview against a real cluster (needs the Pulumi CLI and a kube context)
 	pulumi preview --stack $(STACK)
