@@ -123,6 +123,12 @@ def _markers(
     return found
 
 
+def _version_colour(label: str) -> str:
+    """A matplotlib cycle colour per model version named in a label (`online v3` -> C3)."""
+    digits = "".join(ch for ch in label.rsplit("v", 1)[-1] if ch.isdigit())
+    return f"C{int(digits) % 10}" if digits else "C0"
+
+
 def render_png(
     panels: dict[str, list[Series]], events: list[dict[str, Any]], out: Path, title: str
 ) -> Path:
@@ -144,16 +150,24 @@ def render_png(
     for axis, name in zip(axes, PANELS, strict=True):
         for series in panels.get(name, []):
             x = [(t - origin) / 60 for t in series.x]
-            if name == VERSION_PANEL:
+            if name == ACCURACY_PANEL:
+                # Each version keeps one colour: online solid, its offline figure dotted. The
+                # figures change once per retrain run, hence steps.
+                offline = series.label.startswith("offline")
+                axis.step(
+                    x, series.y, where="post", label=series.label, ls=":" if offline else "-",
+                    color=_version_colour(series.label),
+                )  # fmt: skip
+            elif name == VERSION_PANEL:
                 axis.step(x, series.y, where="post", label=series.label)
-            elif series.label.startswith("offline"):
-                axis.plot(x, series.y, ls=":", lw=1.5, label=series.label)
             else:
                 axis.plot(x, series.y, label=series.label)
         if not panels.get(name):
             axis.text(0.5, 0.5, "no data yet", transform=axis.transAxes, ha="center")
         if name == VERSION_PANEL:
             axis.yaxis.set_major_locator(MaxNLocator(integer=True))
+        elif name != ACCURACY_PANEL:
+            axis.set_ylim(0, axis.get_ylim()[1] * 1.1)  # a rate or a PSI: wobbles stay small
         axis.set_ylabel(name)
         axis.grid(alpha=0.3)
         for when, colour, style, label in marks:
@@ -165,10 +179,10 @@ def render_png(
     # One legend for the markers, above the panels: they cross every panel.
     fig.legend(
         list(handles.values()), list(handles), loc="upper center", ncol=5, fontsize=8,
-        bbox_to_anchor=(0.5, 0.965), frameon=False,
+        bbox_to_anchor=(0.5, 0.975), frameon=False,
     )  # fmt: skip
     fig.suptitle(title, y=0.995)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100)
     plt.close(fig)
