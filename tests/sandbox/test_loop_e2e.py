@@ -19,6 +19,7 @@ bounded and its failure names what was awaited and the log to read.
 from __future__ import annotations
 
 import json
+import re
 import struct
 import subprocess
 import tempfile
@@ -248,7 +249,9 @@ def test_drift_retrains_promotes_swaps_and_a_worse_candidate_changes_nothing(
         recent = client.get_model_version(model, champion).tags["gate.holdout"]
         weak = sandbox.training("train", "--n-estimators", "1", "--max-depth", "1", "--rows", "200")
         assert weak.returncode == 0, weak.stdout + weak.stderr
-        gate = sandbox.training("promote", "--holdout", recent)
+        candidate = re.search(r"registered \S+ version (\d+)", weak.stdout)
+        assert candidate, weak.stdout
+        gate = sandbox.training("promote", "--version", candidate[1], "--holdout", recent)
         assert gate.returncode == 3, gate.stdout + gate.stderr  # rejected
         assert "REJECTED" in gate.stdout, gate.stdout
         assert client.get_model_version_by_alias(model, alias).version == champion
