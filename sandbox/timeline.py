@@ -75,7 +75,9 @@ VERSION_PANEL = "model version"
 # The four panels, top to bottom (the ALERTS series only places markers).
 PANELS = ("requests / s", "largest PSI", ACCURACY_PANEL, VERSION_PANEL)
 # One colour per alert name, so each marker says which alert fired.
-ALERT_COLOURS = ("tab:orange", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
+ALERT_COLOURS = ("tab:orange", "gold", "tab:pink")
+# One colour per model version in the accuracy panel, none of them a marker's.
+VERSION_COLOURS = ("tab:blue", "tab:cyan", "tab:olive", "tab:brown", "navy", "teal")
 
 
 def gather(prom: Prometheus) -> dict[str, list[Series]]:
@@ -99,7 +101,8 @@ def gather(prom: Prometheus) -> dict[str, list[Series]]:
         VERSION_PANEL: prom.range(
             f'max by (instance) ({m.MODEL_VERSION}{{job="{m.JOB_SERVING}"}})', "{instance}"
         ),
-        "alerts": prom.range('ALERTS{alertstate="firing"}', "{alertname}"),
+        # One series per alert name: a drift alert fires per feature, its marker once.
+        "alerts": prom.range('max by (alertname) (ALERTS{alertstate="firing"})', "{alertname}"),
     }
 
 
@@ -124,9 +127,9 @@ def _markers(
 
 
 def _version_colour(label: str) -> str:
-    """A matplotlib cycle colour per model version named in a label (`online v3` -> C3)."""
+    """The colour of the model version a label names (`online v3`, `offline v3 (champion)`)."""
     digits = "".join(ch for ch in label.rsplit("v", 1)[-1] if ch.isdigit())
-    return f"C{int(digits) % 10}" if digits else "C0"
+    return VERSION_COLOURS[int(digits or "0") % len(VERSION_COLOURS)]
 
 
 def render_png(
@@ -139,7 +142,7 @@ def render_png(
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    fig, axes = plt.subplots(len(PANELS), 1, figsize=(12, 2.5 * len(PANELS)), sharex=True)
+    fig, axes = plt.subplots(len(PANELS), 1, figsize=(14, 2.5 * len(PANELS)), sharex=True)
     origin = min(
         [s.x[0] for series in panels.values() for s in series if s.x]
         + [float(e["time"]) for e in events]
@@ -174,7 +177,8 @@ def render_png(
             line = axis.axvline((when - origin) / 60, color=colour, ls=style, lw=1.2)
             handles.setdefault(label, line)
         if panels.get(name):
-            axis.legend(loc="upper left", fontsize=8, ncol=6)
+            # Beside the panel, never over its lines.
+            axis.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
     axes[-1].set_xlabel(f"minutes since {time.strftime('%H:%M:%S', time.localtime(origin))}")
     # One legend for the markers, above the panels: they cross every panel.
     fig.legend(

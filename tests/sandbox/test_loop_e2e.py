@@ -278,7 +278,7 @@ def test_drift_retrains_promotes_swaps_and_a_worse_candidate_changes_nothing(
         assert all(panels[name] for name in timeline.PANELS), {n: len(panels[n]) for n in panels}
         png = timeline.write_timeline(state, state_dir / "timeline.png")
         assert png.stat().st_size > 40_000, png.stat().st_size
-        assert _png_size(png) == (1200, 1000)
+        assert _png_size(png) == (1400, 1000)
     finally:
         records = records or state.processes()
         sandbox.down()
