@@ -6,9 +6,10 @@ reads jobs/<job>.json (written by `up` from the rendered CronJob: schedule, time
 concurrencyPolicy, activeDeadlineSeconds, the localized argv and env), then fires like the
 CronJob controller: at each schedule time (croniter) it starts one run; with `Forbid` a time that
 comes while a run is still going is skipped (and logged), with `Replace` the running one is
-stopped first, with `Allow` runs overlap. Every run is logged and recorded as events
-(retrain_start, retrain_end with exit code and seconds, promotion when the alias moved). Each
-line a run prints is copied to the log behind its arrival time and run number
+stopped first, with `Allow` runs overlap; while the job is suspended (`spec.suspend`; here
+jobs/<job>.suspended, set by `Sandbox.suspend`) every time is skipped. Every run is logged and
+recorded as events (retrain_start, retrain_end with exit code and seconds, promotion when the
+alias moved). Each line a run prints is copied to the log behind its arrival time and run number
 (`[2026-01-01T12:00:01.234Z] run 3: [retrain +1.2s] decision: ...`), so the phases of a run can be
 timed against the events (sandbox.recovery).
 """
@@ -109,6 +110,9 @@ class Scheduler:
     time_zone: str | None = None
     deadline_seconds: float = DEFAULT_DEADLINE_SECONDS
     champion: Callable[[], str | None] = lambda: None
+    # A CronJob's spec.suspend: while true, schedule times pass without a run (a run going on
+    # finishes). The sandbox reads it from a file, so another process can set it.
+    suspended: Callable[[], bool] = lambda: False
     active: list[Run] = field(default_factory=list)
     runs: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -141,6 +145,10 @@ class Scheduler:
     def fire(self) -> str:
         """One schedule time has come: start a run, or skip it; returns started|skipped."""
         self.reap()
+        if self.suspended():
+            self._say("skipped: suspended")
+            self.record(f"{self.name}_skipped", reason="suspended")
+            return "skipped"
         if self.active and self.policy == "Forbid":
             running = ", ".join(str(run.number) for run in self.active)
             self._say(f"skipped: run {running} still running (concurrencyPolicy Forbid)")
@@ -254,6 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     state = StateDir(args.state)
     stopping = stop_requested()
     scheduler = from_job(state.read_job(args.job), sys.stdout.buffer, state.add_event)
+    scheduler.suspended = lambda: state.suspended(args.job)
     scheduler.run_until(stopping)
     return 0
 

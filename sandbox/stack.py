@@ -209,18 +209,23 @@ class Sandbox:
         """Every recorded event, oldest first."""
         return self.state.events()
 
-    def stop(self, name: str, timeout: float = 60.0) -> None:
-        """Stop one recorded process (e.g. `scheduler`, to pause the retrain schedule).
+    def suspend(self, suspended: bool = True, job: str = "retrain") -> dict[str, Any]:
+        """Suspend the scheduled job or resume it (`kubectl patch cronjob` spec.suspend).
 
-        Its record stays, so `down` and `status` still account for it; the next `up` after a
-        `down` starts it again.
+        Suspending skips the schedule times to come; a run already going finishes. Returns the
+        event recorded (retrain_suspend / retrain_resume).
         """
-        record = self.state.processes().get(name)
-        if record is None:
-            raise SandboxError(f"no sandbox process {name!r} in {self.state.root}")
-        if stop_processes({name: record}, timeout):
-            raise SandboxError(f"{name} (PID {record['pid']}) still runs after {timeout:.0f}s")
-        self.state.add_event("stopped", process=name)
+        self.state.suspend(job, suspended)
+        return self.state.add_event(f"{job}_{'suspend' if suspended else 'resume'}")
+
+    def idle(self, job: str = "retrain") -> bool:
+        """True when every started run of the scheduled job has ended (from the events)."""
+        events = self.state.events()
+        starts = [i for i, e in enumerate(events) if e["kind"] == "starting"]
+        events = events[starts[-1] :] if starts else events  # run numbers restart with `up`
+        started = {e.get("run") for e in events if e["kind"] == f"{job}_start"}
+        ended = {e.get("run") for e in events if e["kind"] == f"{job}_end"}
+        return started <= ended
 
     def training(self, *args: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
         """Run `python -m training <args>` as the retrain CronJob would (its rendered env).

@@ -13,6 +13,7 @@ import pytest
 
 from sandbox.recovery import parse_log_line
 from sandbox.scheduler import ScheduleError, Scheduler, parse_schedule
+from sandbox.state import StateDir
 
 pytestmark = pytest.mark.unit
 
@@ -137,3 +138,20 @@ def test_a_runs_output_is_logged_line_by_line_behind_its_time(tmp_path: Path) ->
     first, second = (moment for moment, number, _ in lines if number)
     assert 0.25 <= second - first < 5  # each line stamped when it arrived, not at the end
     assert [kind for kind, _ in events] == ["retrain_start", "retrain_end"]
+
+
+def test_a_suspended_job_skips_its_times_until_resumed(tmp_path: Path) -> None:
+    events: list[tuple[str, dict[str, Any]]] = []
+    scheduler = _scheduler("Forbid", SLEEP, events, tmp_path / "run.log")
+    state = StateDir(tmp_path / "state")
+    scheduler.suspended = lambda: state.suspended("retrain")
+    state.suspend("retrain")
+    try:
+        assert scheduler.fire() == "skipped"
+        assert events == [("retrain_skipped", {"reason": "suspended"})]
+        state.suspend("retrain", False)
+        assert scheduler.fire() == "started"
+    finally:
+        for run in scheduler.active:
+            run.proc.kill()
+            run.proc.wait()
