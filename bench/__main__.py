@@ -1,4 +1,9 @@
-"""`python -m bench`: throughput, p50, p99 and peak RSS of our server vs `mlflow models serve`.
+"""`python -m bench [serving|recover]`: serving throughput, and the loop's time to recover.
+
+Both by default; name one to run only it (`make bench BENCH=recover`). `recover` is
+bench/recover.py (fresh sandboxes, drift, the new champion on every replica, by phase).
+
+Serving: throughput, p50, p99 and peak RSS of our server vs `mlflow models serve`.
 
 Both servers run one worker, load the same registered artifact from the same MLflow server
 (Postgres + SeaweedFS S3 started here by sandbox/services.py), and get the same wrk load with the
@@ -22,7 +27,7 @@ import httpx
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench import inference_log
+from bench import inference_log, recover
 from bench.load import LoadResult, lua_script, run_wrk, wrk_binary
 from bench.models import (
     BenchModel,
@@ -148,8 +153,8 @@ def render(rows: list[Row], notes: list[str], seconds: int) -> str:
     return "\n".join(out)
 
 
-def main() -> None:
-    """Start the services, register the models, measure, print the table."""
+def serving() -> str:
+    """Start the services, register the models, measure; the table."""
     wrk_binary()
     seconds = int(os.environ.get("BENCH_DURATION_SECONDS", "10"))
     clients = [int(c) for c in os.environ.get("BENCH_CLIENTS", "8,32").split(",")]
@@ -187,8 +192,21 @@ def main() -> None:
                     inference_log.measure_cost(model, uri, clients, seconds, work, log_env)
                 )
         notes.append(f"Total bench time {time.monotonic() - started:.0f}s.")
-    print(render(rows, notes, seconds))
+    return render(rows, notes, seconds)
+
+
+BENCHES = {"serving": serving, "recover": recover.main}
+
+
+def main(argv: list[str]) -> None:
+    """Run the named benchmarks (default all) and print each report as it is done."""
+    unknown = [name for name in argv if name not in BENCHES]
+    if unknown:
+        raise SystemExit(f"unknown benchmark {', '.join(unknown)}; known: {', '.join(BENCHES)}")
+    for name in argv or list(BENCHES):
+        print(BENCHES[name](), flush=True)
+        print(flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

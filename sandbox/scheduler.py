@@ -6,8 +6,12 @@ reads jobs/<job>.json (written by `up` from the rendered CronJob: schedule, time
 concurrencyPolicy, activeDeadlineSeconds, the localized argv and env), then fires like the
 CronJob controller: at each schedule time (croniter) it starts one run; with `Forbid` a time that
 comes while a run is still going is skipped (and logged), with `Replace` the running one is
-stopped first, with `Allow` runs overlap. Every run is logged and recorded as events
-(retrain_start, retrain_end with exit code and seconds, promotion when the alias moved).
+stopped first, with `Allow` runs overlap; while the job is suspended (`spec.suspend`; here
+jobs/<job>.suspended, set by `Sandbox.suspend`) every time is skipped. Every run is logged and
+recorded as events (retrain_start, retrain_end with exit code and seconds, promotion when the
+alias moved). Each line a run prints is copied to the log behind its arrival time and run number
+(`[2026-01-01T12:00:01.234Z] run 3: [retrain +1.2s] decision: ...`), so the phases of a run can be
+timed against the events (sandbox.recovery).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import argparse
 import json
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -24,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 from zoneinfo import ZoneInfo
 
 from croniter import croniter  # type: ignore[import-untyped]  # ships no type information
@@ -88,6 +93,7 @@ class Run:
     proc: subprocess.Popen[bytes]
     started: float
     champion_before: str | None
+    copier: threading.Thread | None = None
 
 
 @dataclass
@@ -104,8 +110,12 @@ class Scheduler:
     time_zone: str | None = None
     deadline_seconds: float = DEFAULT_DEADLINE_SECONDS
     champion: Callable[[], str | None] = lambda: None
+    # A CronJob's spec.suspend: while true, schedule times pass without a run (a run going on
+    # finishes). The sandbox reads it from a file, so another process can set it.
+    suspended: Callable[[], bool] = lambda: False
     active: list[Run] = field(default_factory=list)
     runs: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         """Check the schedule and policy up front: a bad CronJob fails at start, not at 3am."""
@@ -116,14 +126,29 @@ class Scheduler:
                 f"{', '.join(POLICIES)}"
             )
 
+    def _write(self, source: str, line: bytes) -> None:
+        """One log line behind its arrival time; runs and the scheduler share the log."""
+        head = f"[{log_stamp(time.time())}] {source}: ".encode()
+        with self._lock:
+            self.log.write(head + line.rstrip(b"\n") + b"\n")
+            self.log.flush()
+
     def _say(self, line: str) -> None:
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        self.log.write(f"[{stamp}] scheduler: {line}\n".encode())
-        self.log.flush()
+        self._write("scheduler", line.encode())
+
+    def _copy(self, number: int, stream: IO[bytes]) -> None:
+        """Copy a run's output to the log line by line, as it arrives (a thread per run)."""
+        for line in iter(stream.readline, b""):
+            self._write(f"run {number}", line)
+        stream.close()
 
     def fire(self) -> str:
         """One schedule time has come: start a run, or skip it; returns started|skipped."""
         self.reap()
+        if self.suspended():
+            self._say("skipped: suspended")
+            self.record(f"{self.name}_skipped", reason="suspended")
+            return "skipped"
         if self.active and self.policy == "Forbid":
             running = ", ".join(str(run.number) for run in self.active)
             self._say(f"skipped: run {running} still running (concurrencyPolicy Forbid)")
@@ -137,8 +162,13 @@ class Scheduler:
         self.runs += 1
         before = self.champion()
         self._say(f"run {self.runs}: {' '.join(self.argv)}")
-        proc = subprocess.Popen(self.argv, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
-        self.active.append(Run(self.runs, proc, time.time(), before))
+        proc = subprocess.Popen(
+            self.argv, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        output = cast(IO[bytes], proc.stdout)  # stdout=PIPE: never None
+        copier = threading.Thread(target=self._copy, args=(self.runs, output), daemon=True)
+        copier.start()
+        self.active.append(Run(self.runs, proc, time.time(), before, copier))
         self.record(f"{self.name}_start", run=self.runs, pid=proc.pid, champion=before)
         return "started"
 
@@ -161,6 +191,8 @@ class Scheduler:
             if code is None:
                 continue
             self.active.remove(run)
+            if run.copier is not None:
+                run.copier.join(timeout=10)  # the run's last lines before its end is recorded
             seconds = round(time.time() - run.started, 1)
             after = self.champion()
             self._say(f"run {run.number} exited {code} after {seconds}s")
@@ -188,6 +220,12 @@ class Scheduler:
         for run in self.active:
             self._stop(run)
         self.reap()
+
+
+def log_stamp(moment: float) -> str:
+    """The log's time stamp: UTC with milliseconds (sandbox.recovery parses it back)."""
+    stamp = datetime.fromtimestamp(moment, UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
 def from_job(job: Mapping[str, Any], log: IO[bytes], record: Callable[..., Any]) -> Scheduler:
@@ -224,6 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     state = StateDir(args.state)
     stopping = stop_requested()
     scheduler = from_job(state.read_job(args.job), sys.stdout.buffer, state.add_event)
+    scheduler.suspended = lambda: state.suspended(args.job)
     scheduler.run_until(stopping)
     return 0
 

@@ -671,7 +671,13 @@ def start_pushgateway(tmp_path: Path, port: int | None = None) -> Pushgateway:
     port = port or free_port()
     process = ManagedProcess(
         "pushgateway",
-        [_debian_binary("prometheus-pushgateway"), f"--web.listen-address={LOOPBACK}:{port}"],
+        [
+            _debian_binary("prometheus-pushgateway"),
+            f"--web.listen-address={LOOPBACK}:{port}",
+            # Debian's default persistence file is machine-wide (/var/lib/prometheus): every
+            # gateway started here would begin with the figures another one pushed.
+            f"--persistence.file={base / 'pushgateway.data'}",
+        ],
         base / "pushgateway.log",
         cwd=base,
     )

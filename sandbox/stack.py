@@ -209,6 +209,48 @@ class Sandbox:
         """Every recorded event, oldest first."""
         return self.state.events()
 
+    def suspend(self, suspended: bool = True, job: str = "retrain") -> dict[str, Any]:
+        """Suspend the scheduled job or resume it (`kubectl patch cronjob` spec.suspend).
+
+        Suspending skips the schedule times to come; a run already going finishes. Returns the
+        event recorded (retrain_suspend / retrain_resume).
+        """
+        self.state.suspend(job, suspended)
+        return self.state.add_event(f"{job}_{'suspend' if suspended else 'resume'}")
+
+    def idle(self, job: str = "retrain") -> bool:
+        """True when every started run of the scheduled job has ended (from the events)."""
+        events = self.state.events()
+        starts = [i for i, e in enumerate(events) if e["kind"] == "starting"]
+        events = events[starts[-1] :] if starts else events  # run numbers restart with `up`
+        started = {e.get("run") for e in events if e["kind"] == f"{job}_start"}
+        ended = {e.get("run") for e in events if e["kind"] == f"{job}_end"}
+        return started <= ended
+
+    def training(self, *args: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
+        """Run `python -m training <args>` as the retrain CronJob would (its rendered env).
+
+        Output goes to logs/training.log too; a test or a person drives the registry with it.
+        """
+        job = self.state.read_job("retrain")
+        argv = [str(a) for a in job["argv"]]
+        if "retrain" not in argv:
+            raise SandboxError(f"jobs/retrain.json runs {argv}, not `python -m training retrain`")
+        command = [*argv[: argv.index("retrain")], *args]
+        result = subprocess.run(
+            command,
+            env=dict(job["env"]),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=self.state.root / "home",
+            check=False,
+        )
+        with self.state.log("training").open("a", encoding="utf-8") as out:
+            out.write(f"$ python -m training {' '.join(args)}  (exit {result.returncode})\n")
+            out.write(result.stdout + result.stderr)
+        return result
+
     def down(self, timeout: float = 60.0, quiet: bool = False) -> None:
         """Stop every recorded process by PID (process groups); verify their ports are closed."""
         records = self.state.processes()

@@ -9,6 +9,7 @@
       events.jsonl                 one JSON object a line: time, kind, details
       drift                        the traffic generator's drift knob, read every second
       jobs/<name>.json             what the scheduler and the traffic process run (argv, env)
+      jobs/<name>.suspended        present while a scheduled job is suspended
 
 Everything here is plain files, so `down`, `status`, `timeline` and tests read the state of a
 sandbox that another process started.
@@ -127,6 +128,19 @@ class StateDir:
         if job is None:
             raise StateError(f"{self.job(name)} is missing: start the sandbox with `make sandbox`")
         return job
+
+    def suspend(self, name: str, suspended: bool = True) -> None:
+        """Suspend a scheduled job or let it run again (a CronJob's spec.suspend)."""
+        flag = self.root / "jobs" / f"{name}.suspended"
+        if suspended:
+            flag.parent.mkdir(parents=True, exist_ok=True)
+            flag.touch()
+        else:
+            flag.unlink(missing_ok=True)
+
+    def suspended(self, name: str) -> bool:
+        """True while the scheduled job is suspended."""
+        return (self.root / "jobs" / f"{name}.suspended").exists()
 
     # --- ports --------------------------------------------------------------------------------
 

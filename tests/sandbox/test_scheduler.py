@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from sandbox.recovery import parse_log_line
 from sandbox.scheduler import ScheduleError, Scheduler, parse_schedule
+from sandbox.state import StateDir
 
 pytestmark = pytest.mark.unit
 
@@ -116,3 +118,40 @@ def test_run_until_fires_on_schedule_and_stops_its_runs(tmp_path: Path) -> None:
     )
     assert [kind for kind, _ in events][:1] == ["retrain_start"]
     assert scheduler.active == []  # stopping the scheduler stops its run
+
+
+def test_a_runs_output_is_logged_line_by_line_behind_its_time(tmp_path: Path) -> None:
+    events: list[tuple[str, dict[str, Any]]] = []
+    script = "import time; print('first', flush=True); time.sleep(0.3); print('second')"
+    scheduler = _scheduler("Forbid", [sys.executable, "-c", script], events, tmp_path / "run.log")
+    scheduler.fire()
+    deadline = time.monotonic() + 30
+    while scheduler.active and time.monotonic() < deadline:
+        scheduler.reap()
+        time.sleep(0.05)
+    lines = [
+        (parse_log_line(line) or (0.0, 0, ""))
+        for line in (tmp_path / "run.log").read_text().splitlines()
+    ]
+    ran = [(number, text) for _, number, text in lines if number]
+    assert ran == [(1, "first"), (1, "second")]
+    first, second = (moment for moment, number, _ in lines if number)
+    assert 0.25 <= second - first < 5  # each line stamped when it arrived, not at the end
+    assert [kind for kind, _ in events] == ["retrain_start", "retrain_end"]
+
+
+def test_a_suspended_job_skips_its_times_until_resumed(tmp_path: Path) -> None:
+    events: list[tuple[str, dict[str, Any]]] = []
+    scheduler = _scheduler("Forbid", SLEEP, events, tmp_path / "run.log")
+    state = StateDir(tmp_path / "state")
+    scheduler.suspended = lambda: state.suspended("retrain")
+    state.suspend("retrain")
+    try:
+        assert scheduler.fire() == "skipped"
+        assert events == [("retrain_skipped", {"reason": "suspended"})]
+        state.suspend("retrain", False)
+        assert scheduler.fire() == "started"
+    finally:
+        for run in scheduler.active:
+            run.proc.kill()
+            run.proc.wait()
