@@ -33,7 +33,9 @@ def test_changed_replicas_show_exactly_that_field_on_that_deployment(repo: Repo)
     repo.edit_stack("stage", more_replicas)
     repo.commit("stage: one more serving replica")
 
-    stacks = _json_report(repo, "--base", "HEAD~1", "--stack", "dev", "--stack", "stage")
+    # prod is the untouched stack: dev builds its images from the commit (GIT_COMMIT build arg),
+    # so dev legitimately differs between any two commits.
+    stacks = _json_report(repo, "--base", "HEAD~1", "--stack", "prod", "--stack", "stage")
 
     stage = stacks["stage"]
     serving = _object(stage, SERVING)
@@ -44,8 +46,8 @@ def test_changed_replicas_show_exactly_that_field_on_that_deployment(repo: Repo)
     others = {(c["kind"], c["name"]) for c in stage["changed"]} - {("Deployment", "serving")}
     assert others <= {("HorizontalPodAutoscaler", "serving")}
     assert stage["added"] == stage["removed"] == stage["resources"] == []
-    assert stacks["dev"]["summary"] == "no changes"
-    assert stacks["dev"]["changed"] == []
+    assert stacks["prod"]["summary"] == "no changes"
+    assert stacks["prod"]["changed"] == []
 
 
 def test_changed_chart_version_shows_in_the_release(repo: Repo) -> None:
@@ -55,7 +57,7 @@ def test_changed_chart_version_shows_in_the_release(repo: Repo) -> None:
     repo.replace("infra/versions.py", f'"{chart.version}"', f'"{bumped}"')
     repo.commit("bump kube-prometheus-stack")
 
-    proc = repo.run_diff("--base", "HEAD~1", "--stack", "dev")
+    proc = repo.run_diff("--base", "HEAD~1", "--stack", "stage")
 
     assert proc.returncode == 0, proc.stderr
     report = proc.stdout
@@ -63,7 +65,10 @@ def test_changed_chart_version_shows_in_the_release(repo: Repo) -> None:
     release_line = re.search(rf"^- .*chart `{chart.chart}` .*$", report, re.MULTILINE)
     assert release_line is not None, report
     assert f"`{chart.version}` → `{bumped}`" in release_line.group(0)
-    assert "| `dev` | 1 Helm release changed |" in report
+    # The release, and the chart's CRDs the program applies from the same chart tag.
+    summary = "| `stage` | 1 Helm release changed; 10 other Pulumi resources changed |"
+    assert summary in report
+    assert f"kube-prometheus-stack-{bumped}" in report
     assert "**Changed objects**" not in report
 
 
