@@ -174,7 +174,7 @@ def test_drift_retrains_promotes_swaps_and_a_worse_candidate_changes_nothing(
     state_dir: Path,
 ) -> None:
     started = time.monotonic()
-    state = StateDir(state_dir)
+    state = StateDir(state_dir, any_port=True)
     printed: list[str] = []
     sandbox = Sandbox(state, say=printed.append, stack_file=sandbox_stack_file(state_dir))
     scheduler_log, traffic_log = state.log("scheduler"), state.log("traffic")
@@ -198,6 +198,7 @@ def test_drift_retrains_promotes_swaps_and_a_worse_candidate_changes_nothing(
         # the onset until it fires (as `kubectl patch cronjob retrain` spec.suspend would);
         # `make bench BENCH=recover` times the loop without the pause.
         sandbox.suspend()
+        time.sleep(1)  # a run that passed the suspend check just before has recorded its start
         _until(
             "the retrain check in flight to end",
             scheduler_log,
