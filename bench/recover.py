@@ -39,7 +39,7 @@ def one_run(number: int, warmup: float) -> Recovery:
     """Start a sandbox, drift, time the recovery, stop the sandbox."""
     base = Path(tempfile.mkdtemp(prefix="bench-recover-"))
     base.chmod(0o755)  # Postgres runs as `postgres` under root: the path must be searchable
-    state = StateDir(base / "state")
+    state = StateDir(base / "state", any_port=True)
     sandbox = Sandbox(state, say=lambda _: None)  # the dev stack, as `make sandbox` runs it
     try:
         _say(f"bench recover: run {number}: starting a sandbox in {state.root}")

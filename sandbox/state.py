@@ -66,6 +66,9 @@ class StateDir:
     """Paths and small JSON files of one sandbox."""
 
     root: Path
+    # Tests and benchmarks: never the rendered ports (8080, 5000, ...), which a person's own
+    # sandbox, or another test's started at the same moment, may be about to bind.
+    any_port: bool = False
 
     @classmethod
     def from_env(cls) -> StateDir:
@@ -151,11 +154,12 @@ class StateDir:
     def choose_port(self, component: str, preferred: int | None = None) -> int:
         """The port recorded for `component` if free, else `preferred` if free, else any free one.
 
-        The choice is recorded, so the next `up` picks the same port when it is free.
+        `any_port` skips `preferred`. The choice is recorded, so the next `up` picks the same
+        port when it is free.
         """
         ports = self.ports()
         taken = {p for name, p in ports.items() if name != component}
-        for candidate in (ports.get(component), preferred):
+        for candidate in (ports.get(component), None if self.any_port else preferred):
             if candidate and candidate not in taken and port_is_free(candidate):
                 break
         else:

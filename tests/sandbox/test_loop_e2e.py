@@ -77,7 +77,7 @@ def state_dir() -> Iterator[Path]:
 
 
 def _until(what: str, log: Path, seconds: float, probe: Callable[[], T | None]) -> T:
-    """Poll `probe` every second until it returns something; fail naming what and where."""
+    """Poll `probe` every second until it returns something (not None: False is an answer)."""
     deadline = time.monotonic() + seconds
     while True:
         found = probe()
@@ -146,6 +146,18 @@ def _old_champion_on_drift(sandbox: Sandbox, version: str, since: float) -> tupl
     return float(correct.mean()), len(served)
 
 
+def _story(state: StateDir) -> str:
+    """The loop's recent events and the retrain decisions, for a failure message."""
+    events = [
+        f"{e['time']:.1f} {e['kind']} {e.get('run', '')} {e.get('version', '')}"
+        for e in state.events()[-15:]
+        if e["kind"] != "swap"
+    ]
+    lines = state.log("scheduler").read_text().splitlines()
+    decided = [line for line in lines if "decision:" in line or "PROMOTED" in line][-6:]
+    return "\n".join(["events:", *events, "scheduler log:", *decided])
+
+
 def _counters(state_dir: Path) -> dict[str, Any]:
     return dict(json.loads((state_dir / "traffic.json").read_text()))
 
@@ -162,7 +174,7 @@ def test_drift_retrains_promotes_swaps_and_a_worse_candidate_changes_nothing(
     state_dir: Path,
 ) -> None:
     started = time.monotonic()
-    state = StateDir(state_dir)
+    state = StateDir(state_dir, any_port=True)
     printed: list[str] = []
     sandbox = Sandbox(state, say=printed.append, stack_file=sandbox_stack_file(state_dir))
     scheduler_log, traffic_log = state.log("scheduler"), state.log("traffic")
@@ -186,7 +198,13 @@ def test_drift_retrains_promotes_swaps_and_a_worse_candidate_changes_nothing(
         # the onset until it fires (as `kubectl patch cronjob retrain` spec.suspend would);
         # `make bench BENCH=recover` times the loop without the pause.
         sandbox.suspend()
-        _until("the retrain check in flight to end", scheduler_log, IDLE_TIMEOUT, sandbox.idle)
+        time.sleep(1)  # a run that passed the suspend check just before has recorded its start
+        _until(
+            "the retrain check in flight to end",
+            scheduler_log,
+            IDLE_TIMEOUT,
+            lambda: sandbox.idle() or None,
+        )
         onset = sandbox.drift(1.0)["time"]
         firing = _until(
             f"{' or '.join(DRIFT_ALERTS)} firing in Prometheus (hold 1m)",
@@ -254,7 +272,12 @@ def test_drift_retrains_promotes_swaps_and_a_worse_candidate_changes_nothing(
 
         # --- scenario 2: a worse candidate changes nothing; rollback restores the previous ---
         sandbox.suspend()  # no scheduled promotion races ours from here
-        _until("the retrain check in flight to end", scheduler_log, IDLE_TIMEOUT, sandbox.idle)
+        _until(
+            "the retrain check in flight to end",
+            scheduler_log,
+            IDLE_TIMEOUT,
+            lambda: sandbox.idle() or None,
+        )
         champion = client.get_model_version_by_alias(model, alias).version
         previous = client.get_model_version_by_alias(model, reg.PREVIOUS_ALIAS).version
         recent = client.get_model_version(model, champion).tags["gate.holdout"]
@@ -265,7 +288,7 @@ def test_drift_retrains_promotes_swaps_and_a_worse_candidate_changes_nothing(
         gate = sandbox.training("promote", "--version", candidate[1], "--holdout", recent)
         assert gate.returncode == 3, gate.stdout + gate.stderr  # rejected
         assert "REJECTED" in gate.stdout, gate.stdout
-        assert client.get_model_version_by_alias(model, alias).version == champion
+        assert client.get_model_version_by_alias(model, alias).version == champion, _story(state)
         time.sleep(5)  # over two poll intervals: a (wrong) swap would show by now
         assert _all_serve(sandbox, champion)(), f"a replica left v{champion}"
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.services import free_port
 from sandbox.state import (
     DEFAULT_DIR,
     StateDir,
@@ -123,3 +124,9 @@ def test_port_listening_sees_a_listener() -> None:
         port = server.getsockname()[1]
         assert port_listening(port)
     assert not port_listening(port)
+
+
+def test_any_port_never_takes_the_rendered_port(tmp_path: Path) -> None:
+    rendered = free_port()  # free now, as 8080 would be on a fresh machine
+    assert StateDir(tmp_path / "a").choose_port("serving-0", rendered) == rendered
+    assert StateDir(tmp_path / "b", any_port=True).choose_port("serving-0", rendered) != rendered
