@@ -11,6 +11,7 @@ import pulumi_kubernetes as kubernetes
 
 from infra import k8s
 from infra.components.monitoring_targets import ScrapeTarget
+from infra.versions import HelmChart
 
 
 def fields(**kwargs: Any) -> dict[str, Any]:
@@ -93,3 +94,30 @@ def service_workload(
     kubernetes.core.v1.Service(f"{name}-service", opts=opts, **manifest_args(service))
     if budget is not None:
         kubernetes.policy.v1.PodDisruptionBudget(f"{name}-pdb", opts=opts, **manifest_args(budget))
+
+
+def pinned_release(
+    name: str,
+    chart: HelmChart,
+    *,
+    release: str,
+    namespace: str,
+    values: dict[str, Any],
+    opts: pulumi.ResourceOptions,
+) -> kubernetes.helm.v3.Release:
+    """A helm.v3.Release of a chart pinned in infra/versions.py, into an existing namespace.
+
+    helm.v3.Release (not v4.Chart) because it runs the charts' hooks and waits for their
+    workloads and CRDs before dependants are sent; the program creates the namespaces itself.
+    """
+    return kubernetes.helm.v3.Release(
+        name,
+        name=release,
+        chart=chart.chart,
+        version=chart.version,
+        repository_opts={"repo": chart.repo},
+        namespace=namespace,
+        create_namespace=False,
+        values=values,
+        opts=opts,
+    )

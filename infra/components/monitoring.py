@@ -12,7 +12,7 @@ from mlops_contract.triggers import Triggers
 from infra import versions
 from infra.components import monitoring_specs as specs
 from infra.components import monitoring_targets as scrape
-from infra.components.kube import manifest_args
+from infra.components.kube import manifest_args, pinned_release
 from infra.config import MonitoringConfig
 
 
@@ -91,14 +91,11 @@ class Monitoring(pulumi.ComponentResource):
         ]
         # helm.v3.Release: it runs the admission-webhook hook Jobs and waits until the
         # operator exists, so the custom resources below can depend on it.
-        self.release = kubernetes.helm.v3.Release(
+        self.release = pinned_release(
             f"{name}-stack",
-            name=scrape.RELEASE,
-            chart=chart.chart,
-            version=chart.version,
-            repository_opts={"repo": chart.repo},
+            chart,
+            release=scrape.RELEASE,
             namespace=ns,
-            create_namespace=False,
             values=specs.chart_values(args.config),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*crds, *args.depends_on]),
         )

@@ -10,6 +10,7 @@ import pulumi_kubernetes as kubernetes
 from mlops_contract import kube, metrics
 
 from infra import k8s, versions
+from infra.components.kube import pinned_release
 from infra.components.monitoring_targets import ScrapeTarget
 from infra.components.secrets import PASSWORD_LENGTH, SecretSpec, SecretStoreArgs
 from infra.config import BackupsConfig, PostgresConfig
@@ -333,14 +334,11 @@ class Postgres(pulumi.ComponentResource):
         chart = versions.CNPG_CHART
         # helm.v3.Release (not v4.Chart): it waits for the operator and its CRDs before the
         # Cluster is sent, and it upgrades CRDs with the chart.
-        self.operator = kubernetes.helm.v3.Release(
+        self.operator = pinned_release(
             f"{name}-operator",
-            name="cnpg",
-            chart=chart.chart,
-            version=chart.version,
-            repository_opts={"repo": chart.repo},
+            chart,
+            release="cnpg",
             namespace=cfg.operator_namespace,
-            create_namespace=False,
             values=operator_values(),
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
         )
@@ -389,14 +387,11 @@ class Postgres(pulumi.ComponentResource):
             raise ValueError("PostgresArgs.backup_store: required when postgres.backups is set")
         chart = versions.BARMAN_CLOUD_CHART
         # In the operator's namespace, as the plugin requires; after the operator (its CRDs).
-        self.backup_plugin = kubernetes.helm.v3.Release(
+        self.backup_plugin = pinned_release(
             f"{name}-barman-cloud",
-            name=BARMAN_RELEASE,
-            chart=chart.chart,
-            version=chart.version,
-            repository_opts={"repo": chart.repo},
+            chart,
+            release=BARMAN_RELEASE,
             namespace=cfg.operator_namespace,
-            create_namespace=False,
             values=barman_values(),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.operator, *args.depends_on]),
         )

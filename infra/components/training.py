@@ -144,6 +144,22 @@ def signal_env(args: TrainingJobArgs) -> list[dict[str, str]]:
     ]
 
 
+def job_spec(
+    labels: dict[str, str], container: dict[str, Any], *, backoff_limit: int, deadline: int
+) -> dict[str, Any]:
+    """A Job spec running one training container once (the CronJob's template and bootstrap)."""
+    return {
+        "backoffLimit": backoff_limit,
+        "activeDeadlineSeconds": deadline,
+        "template": {
+            "metadata": {"labels": labels},
+            "spec": k8s.pod_spec(
+                [container], service_account=SERVICE_ACCOUNT, restart_policy="Never"
+            ),
+        },
+    }
+
+
 def cron_job(args: TrainingJobArgs) -> dict[str, Any]:
     """Return the retrain CronJob."""
     cfg = args.config
@@ -162,17 +178,10 @@ def cron_job(args: TrainingJobArgs) -> dict[str, Any]:
             "failedJobsHistoryLimit": 3,
             "jobTemplate": {
                 "metadata": {"labels": labels},
-                "spec": {
-                    # A failed retrain is reported and retried at the next schedule, not in a loop.
-                    "backoffLimit": 1,
-                    "activeDeadlineSeconds": ACTIVE_DEADLINE_SECONDS,
-                    "template": {
-                        "metadata": {"labels": labels},
-                        "spec": k8s.pod_spec(
-                            [container], service_account=SERVICE_ACCOUNT, restart_policy="Never"
-                        ),
-                    },
-                },
+                # A failed retrain is reported and retried at the next schedule, not in a loop.
+                "spec": job_spec(
+                    labels, container, backoff_limit=1, deadline=ACTIVE_DEADLINE_SECONDS
+                ),
             },
         },
     }
@@ -191,16 +200,7 @@ def bootstrap_job(args: TrainingJobArgs) -> dict[str, Any]:
     container = retrain_container(args, BOOTSTRAP_NAME, command, production_data=False)
     return {
         "metadata": {"name": BOOTSTRAP_NAME, "namespace": args.namespace, "labels": labels},
-        "spec": {
-            "backoffLimit": 2,
-            "activeDeadlineSeconds": BOOTSTRAP_DEADLINE_SECONDS,
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": k8s.pod_spec(
-                    [container], service_account=SERVICE_ACCOUNT, restart_policy="Never"
-                ),
-            },
-        },
+        "spec": job_spec(labels, container, backoff_limit=2, deadline=BOOTSTRAP_DEADLINE_SECONDS),
     }
 
 
