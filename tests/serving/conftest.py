@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from serving.main import create_app
 from serving.settings import Settings
 
 from tests.services import MlflowServer
@@ -17,6 +15,7 @@ from tests.serving.helpers import (
     MAX_BODY_BYTES,
     Registered,
     register_model,
+    serve_ready,
     unique_name,
 )
 
@@ -38,11 +37,7 @@ def client(mlflow_server: MlflowServer, registered: Registered) -> Iterator[Test
         max_body_bytes=MAX_BODY_BYTES,
         drift_window_rows=DRIFT_WINDOW_ROWS,
     )
-    with TestClient(create_app(settings)) as test_client:
-        deadline = time.monotonic() + 60
-        while test_client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, test_client.get("/readyz").json()
-            time.sleep(0.1)
+    with serve_ready(settings) as test_client:
         yield test_client
 
 

@@ -19,9 +19,12 @@ import mlflow
 import numpy as np
 import pandas as pd
 import skops.io
+from fastapi.testclient import TestClient
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 from prometheus_client.parser import text_string_to_metric_families
+from serving.main import create_app
+from serving.settings import Settings
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -219,3 +222,19 @@ def run_serving(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def wait_ready(client: TestClient, timeout: float = 60) -> None:
+    """Wait until the app has loaded its model (/readyz 200); fail showing its last answer."""
+    deadline = time.monotonic() + timeout
+    while client.get("/readyz").status_code != 200:
+        assert time.monotonic() < deadline, client.get("/readyz").json()
+        time.sleep(0.1)
+
+
+@contextmanager
+def serve_ready(settings: Settings) -> Iterator[TestClient]:
+    """The app with its lifespan, once ready; leaving the block runs its shutdown."""
+    with TestClient(create_app(settings)) as client:
+        wait_ready(client)
+        yield client

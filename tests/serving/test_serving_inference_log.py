@@ -26,12 +26,11 @@ from fastapi.testclient import TestClient
 from mlops_contract import env
 from mlops_contract import inference_log as layout
 from mlops_contract import metrics as names
-from serving.main import create_app
 from serving.settings import Settings, SettingsError, load_settings
 
 from tests import services
 from tests.services import MlflowServer, S3Server
-from tests.serving.helpers import FAST_ROW, SLOW_ROW, Registered, metric
+from tests.serving.helpers import FAST_ROW, SLOW_ROW, Registered, metric, serve_ready
 
 pytestmark = pytest.mark.integration
 
@@ -68,11 +67,7 @@ def _settings(
 @contextmanager
 def _serve(settings: Settings) -> Iterator[TestClient]:
     """The app with its lifespan (flusher started; leaving the block runs the shutdown flush)."""
-    with TestClient(create_app(settings)) as client:
-        deadline = time.monotonic() + 60
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, client.get("/readyz").json()
-            time.sleep(0.1)
+    with serve_ready(settings) as client:
         yield client
 
 

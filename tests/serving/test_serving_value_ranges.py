@@ -8,7 +8,6 @@ batches also used up the fast path's checked batches.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,12 +16,18 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from serving.fastpath import VERIFY_BATCHES, Predictor
-from serving.main import create_app
 from serving.settings import Settings
 from sklearn.ensemble import RandomForestClassifier
 
 from tests.services import MlflowServer
-from tests.serving.helpers import FEATURES, SLOW_ROW, make_frame, register_model, unique_name
+from tests.serving.helpers import (
+    FEATURES,
+    SLOW_ROW,
+    make_frame,
+    register_model,
+    serve_ready,
+    unique_name,
+)
 
 BEYOND_FLOAT32 = 1e39  # a finite float64, infinite as float32
 INT32_MAX = 2**31 - 1
@@ -37,11 +42,7 @@ def forest_client(mlflow_server: MlflowServer) -> Iterator[TestClient]:
     forest = RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0)
     register_model(mlflow_server.tracking_uri, name, classifier=forest, hour_dtype="int32")
     settings = Settings(mlflow_tracking_uri=mlflow_server.tracking_uri, model_name=name)
-    with TestClient(create_app(settings)) as client:
-        deadline = time.monotonic() + 60
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, client.get("/readyz").json()
-            time.sleep(0.1)
+    with serve_ready(settings) as client:
         yield client
 
 

@@ -32,6 +32,7 @@ from serving.settings import Settings as ServingSettings
 from training import data, inference_log, storage
 
 from tests import services
+from tests.serving.helpers import wait_ready
 from tests.training.helpers import (
     alias_version,
     cli_env,
@@ -132,10 +133,7 @@ def _replicas(loop: Loop, bucket: str) -> Iterator[tuple[TestClient, TestClient]
         TestClient(create_app(loop.serving_settings(bucket, "pod-b"))) as b,
     ):
         for replica in (a, b):
-            deadline = time.monotonic() + 60
-            while replica.get("/readyz").status_code != 200:
-                assert time.monotonic() < deadline, replica.get("/readyz").json()
-                time.sleep(0.1)
+            wait_ready(replica)
         yield a, b
 
 
