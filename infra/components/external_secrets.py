@@ -13,7 +13,7 @@ manager accepts). The `openbao` provider writes them from one seed Secret with a
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,7 +183,7 @@ def push_secret(namespace: str, values: list[str], backend: StoreBackend) -> dic
 
 
 def remote_keys(
-    secrets: list[tuple[str, str, Mapping[str, str]]], backend: StoreBackend
+    secrets: Sequence[tuple[str, str, Mapping[str, str]]], backend: StoreBackend
 ) -> dict[str, list[str]]:
     """Return remote key -> the Secrets (`namespace/name`) built from it, for docs and the CLI."""
     used: dict[str, list[str]] = {}

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import string
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ from policy.objects import kind, name, namespace, pod_spec
 from policy.rules import check_stack
 from policy.security import restricted_namespaces
 from tests.infra.crd_schemas import SCHEMA_DIR
-from tests.infra.rendering import SECRET_PROVIDERS, STACKS, with_secrets
+from tests.infra.rendering import REPO_ROOT, SECRET_PROVIDERS, STACKS, with_secrets
 from tests.infra.test_invariants import RULES
 from tests.infra.test_one_fact import _serving_port_uses
 from tests.infra.test_schema import schema_errors
@@ -230,3 +232,25 @@ def test_chart_values_fit_the_charts_values_schemas() -> None:
         validator = jsonschema.Draft7Validator(schema)
         assert list(validator.iter_errors(values)) == [], chart
         assert not validator.is_valid({**values, "global": "not-a-mapping"}), chart
+
+
+def test_the_listed_remote_keys_are_the_ones_the_external_render_reads(
+    provider_renders: dict[tuple[str, str], RenderedStack], tmp_path: Path
+) -> None:
+    config = with_secrets("prod", SECRET_PROVIDERS["external"], tmp_path / "Pulumi.prod.yaml")
+    proc = subprocess.run(
+        [sys.executable, "-m", "infra.secret_keys", "--stack", "prod", "--config", str(config)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    listed = {line.split("\t")[0] for line in proc.stdout.splitlines()}
+    read = {
+        d["remoteRef"]["key"]
+        for o in provider_renders[("prod", "external")].manifests
+        if (o["apiVersion"], kind(o)) == ES
+        for d in o["spec"]["data"]
+    }
+    assert listed == read
+    assert "mlops-platform-postgres-app" in listed
