@@ -15,21 +15,24 @@ from infra.components import (
     mlflow,
     monitoring_specs,
     objectstore_specs,
+    openbao,
     postgres,
     serving,
     training,
 )
+from infra.components.external_secrets import StoreBackend
 from infra.components.images import Images
 from infra.components.mlflow import MlflowServer, MlflowServerArgs
 from infra.components.monitoring import Monitoring, MonitoringArgs
 from infra.components.namespaces import Namespaces, NamespacesArgs
 from infra.components.network import NetworkPolicies, NetworkPoliciesArgs
 from infra.components.objectstore import ObjectStore, ObjectStoreArgs
+from infra.components.openbao import OpenbaoStore
 from infra.components.postgres import BackupStore, Postgres, PostgresArgs
 from infra.components.secrets import SecretStore, SecretStoreArgs, combine
 from infra.components.serving import InferenceLogArgs, ModelServing, ModelServingArgs
 from infra.components.training import TrainingJob, TrainingJobArgs
-from infra.config import PlatformConfig
+from infra.config import PlatformConfig, SecretsConfig
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,46 @@ def secret_store_args(cfg: PlatformConfig) -> SecretStoreArgs:
     )
 
 
+def store_backend(cfg: SecretsConfig) -> StoreBackend | None:
+    """Return where the platform's Secrets come from: None (Kubernetes Secrets) or a store."""
+    if cfg.openbao is not None:
+        return openbao.backend(cfg.openbao, cfg.refresh_interval)
+    if cfg.external is not None:
+        return StoreBackend(
+            store_name=cfg.external.store_name,
+            refresh_interval=cfg.refresh_interval,
+            key_prefix=cfg.external.key_prefix,
+        )
+    return None
+
+
+def _vendor_namespaces(cfg: SecretsConfig) -> dict[str, str]:
+    if cfg.openbao is None:
+        return {}
+    return {"openbao": cfg.openbao.namespace, "external-secrets": cfg.openbao.operator_namespace}
+
+
+def _secret_store(
+    cfg: PlatformConfig, provider: kubernetes.Provider, ns_deps: tuple[pulumi.Resource, ...]
+) -> SecretStore:
+    """The platform's Secrets, from the configured provider (after the store it reads)."""
+    store_deps = ns_deps
+    if cfg.secrets.openbao is not None:
+        store = OpenbaoStore(
+            "openbao",
+            cfg.secrets.openbao,
+            depends_on=ns_deps,
+            opts=pulumi.ResourceOptions(providers=[provider]),
+        )
+        store_deps += tuple(store.ready)
+    return SecretStore(
+        "secrets",
+        secret_store_args(cfg),
+        opts=pulumi.ResourceOptions(providers=[provider], depends_on=list(store_deps)),
+        backend=store_backend(cfg.secrets),
+    )
+
+
 def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
     """Create every platform resource for cfg and return the stack outputs."""
     # An explicit provider pinned to the stack's kube context: the default provider is disabled
@@ -86,17 +129,14 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
                 "monitoring": ns.monitoring,
             },
             operators={"postgres-operator": cfg.postgres.operator_namespace},
+            vendors=_vendor_namespaces(cfg.secrets),
             quota=cfg.quota,
             protect=cfg.protect_data,
         ),
         opts=opts,
     )
     ns_deps = tuple(namespaces.resources)
-    secrets = SecretStore(
-        "secrets",
-        secret_store_args(cfg),
-        opts=pulumi.ResourceOptions(providers=[provider], depends_on=list(ns_deps)),
-    )
+    secrets = _secret_store(cfg, provider, ns_deps)
     secret_deps = tuple(secrets.secrets.values())
     backups = cfg.postgres.backups
     store = ObjectStore(
@@ -217,6 +257,9 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             object_store=store.endpoints,
             monitoring=monitoring.endpoints,
             alert_receiver=cfg.monitoring.alert_receiver is not None,
+            secret_store=None
+            if cfg.secrets.openbao is None
+            else openbao.endpoints(cfg.secrets.openbao),
             depends_on=ns_deps,
         ),
         opts=opts,

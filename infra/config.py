@@ -215,11 +215,151 @@ class Quota(_Model):
     limits_memory: Memory = "16Gi"
 
 
-class SecretsConfig(_Model):
-    """Where credentials live."""
+# A remote key prefix: letters, digits and `/_.-` (what AWS, GCP and Vault/OpenBao key names take;
+# Azure Key Vault takes letters, digits and `-` only, so keep to those there).
+_KEY_PREFIX = re.compile(r"^[A-Za-z0-9/_.-]*$")
 
-    # Only `kubernetes` is implemented; other providers (OpenBao, an external store) are planned.
-    provider: Literal["kubernetes"] = "kubernetes"
+
+def _check_key_prefix(v: str) -> str:
+    if not _KEY_PREFIX.match(v) or v.startswith("/"):
+        raise ValueError(f"letters, digits and '/_.-', not starting with '/' (got {v!r})")
+    return v
+
+
+KeyPrefix = Annotated[str, AfterValidator(_check_key_prefix)]
+
+
+class OpenbaoConfig(_Model):
+    """The in-cluster OpenBao and External Secrets Operator of `secrets.provider: openbao`."""
+
+    namespace: DnsLabel = Field(
+        default="openbao",
+        description=(
+            "Namespace of the OpenBao Helm release (one standalone server, file storage on a "
+            "volume); created by the platform with restricted Pod Security."
+        ),
+    )
+    operator_namespace: DnsLabel = Field(
+        default="external-secrets",
+        description=(
+            "Namespace of the External Secrets Operator release that syncs OpenBao into "
+            "Kubernetes Secrets; created by the platform with restricted Pod Security."
+        ),
+    )
+    storage_size: Memory = Field(
+        default="1Gi",
+        description="Size of OpenBao's data volume (its encrypted KV store): ample for secrets.",
+    )
+    storage_class: DnsLabel | None = Field(
+        default=None,
+        description="StorageClass of OpenBao's data volume; unset uses the cluster's default.",
+    )
+    kv_mount: DnsLabel = Field(
+        default="secret",
+        description=(
+            "Mount path of the KV version 2 engine that holds the platform's values (enable it "
+            "at init: docs/operations.md); `secret` is OpenBao's conventional path."
+        ),
+    )
+    path_prefix: KeyPrefix = Field(
+        default="mlops-platform",
+        description=(
+            "Folder inside the KV mount for this stack's values; the OpenBao policy grants the "
+            "operator this folder only, so stacks sharing one OpenBao stay apart."
+        ),
+    )
+    auth_mount: DnsLabel = Field(
+        default="kubernetes",
+        description=(
+            "Mount path of OpenBao's Kubernetes auth method the operator logs in with (its "
+            "ServiceAccount token; no static OpenBao token is stored anywhere)."
+        ),
+    )
+    role: DnsLabel = Field(
+        default="external-secrets",
+        description=(
+            "Kubernetes auth role bound to the operator's ServiceAccount and to a policy on "
+            "`<kvMount>/data/<pathPrefix>/*` only (created at init: docs/operations.md)."
+        ),
+    )
+
+
+class ExternalStoreConfig(_Model):
+    """An existing ClusterSecretStore (a cloud secret manager) for `secrets.provider: external`."""
+
+    store_name: DnsLabel = Field(
+        description=(
+            "Name of the ClusterSecretStore (external-secrets.io/v1) that already exists in the "
+            "cluster and reads the cloud secret manager; the platform never creates or edits it."
+        ),
+    )
+    key_prefix: KeyPrefix = Field(
+        default="mlops-platform-",
+        description=(
+            "Prepended to every remote key the platform reads (`<keyPrefix><value-name>`); the "
+            "default uses only characters every cloud secret manager accepts."
+        ),
+    )
+
+
+class SecretsConfig(_Model):
+    """Where credentials live: Kubernetes Secrets, OpenBao, or an existing cloud secret store.
+
+    Every provider ends in the same Kubernetes Secrets (names, keys, namespaces, reader RBAC), so
+    switching it leaves every workload unchanged (docs/forking.md).
+    """
+
+    provider: Literal["kubernetes", "openbao", "external"] = Field(
+        default="kubernetes",
+        description=(
+            "`kubernetes`: generated values written straight into Kubernetes Secrets (no extra "
+            "component; the default). `openbao`: an in-cluster OpenBao plus the External Secrets "
+            "Operator. `external`: an existing ClusterSecretStore (`secrets.external`)."
+        ),
+    )
+    refresh_interval: Annotated[str, AfterValidator(_check_hold)] = Field(
+        default="1h",
+        description=(
+            "How often the External Secrets Operator re-reads each value from the store "
+            "(`openbao`, `external`): the longest a rotated value takes to reach its Secret."
+        ),
+    )
+    openbao: OpenbaoConfig | None = Field(
+        default=None,
+        description=(
+            "OpenBao and operator settings; only with provider `openbao` (the defaults apply "
+            "when it is left out)."
+        ),
+    )
+    external: ExternalStoreConfig | None = Field(
+        default=None,
+        description="The existing ClusterSecretStore; required with provider `external` only.",
+    )
+
+    @field_validator("openbao", mode="after")
+    @classmethod
+    def _openbao_only(cls, v: OpenbaoConfig | None, info: ValidationInfo) -> OpenbaoConfig | None:
+        provider = info.data.get("provider")
+        if provider == "openbao":
+            return v or OpenbaoConfig()
+        if v is not None:
+            raise ValueError(f"only used when secrets.provider is 'openbao' (it is {provider!r})")
+        return v
+
+    @field_validator("external", mode="after")
+    @classmethod
+    def _external_needs_store(
+        cls, v: ExternalStoreConfig | None, info: ValidationInfo
+    ) -> ExternalStoreConfig | None:
+        provider = info.data.get("provider")
+        if provider == "external" and v is None:
+            raise ValueError(
+                "required when secrets.provider is 'external': name the existing "
+                "ClusterSecretStore with secrets.external.storeName (docs/forking.md)"
+            )
+        if provider != "external" and v is not None:
+            raise ValueError(f"only used when secrets.provider is 'external' (it is {provider!r})")
+        return v
 
 
 class BackupsConfig(_Model):
@@ -564,6 +704,23 @@ def config_warnings(cfg: PlatformConfig) -> list[str]:
     warnings = []
     if cfg.object_store.engine == "minio":
         warnings.append(MINIO_WARNING)
+    if cfg.secrets.provider == "external":
+        configured = [
+            key
+            for key, value in (
+                ("objectStore.accessKeyId", cfg.object_store.access_key_id),
+                ("objectStore.secretAccessKey", cfg.object_store.secret_access_key),
+                ("monitoring.alertReceiver", cfg.monitoring.alert_receiver),
+            )
+            if value is not None
+        ]
+        if configured:
+            warnings.append(
+                f"secrets.provider is 'external': every value is read from the external store, so "
+                f"{', '.join(configured)} never reach the cluster from config; store the same "
+                "values under the remote keys `python -m infra.secret_keys` lists "
+                "(docs/operations.md, 'Rotate a credential')."
+            )
     return warnings
 
 

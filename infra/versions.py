@@ -88,6 +88,19 @@ KUBE_PROMETHEUS_CHART = HelmChart(
 # pinned here: prometheus/pushgateway v1.11.3 (2026-05-27), the latest patch release.
 PUSHGATEWAY_IMAGE = "quay.io/prometheus/pushgateway:v1.11.3"
 
+# OpenBao (secrets.provider `openbao`): openbao/openbao-helm tag openbao-0.29.2 (2026-08-18),
+# the newest chart release, ships OpenBao v2.6.2 (Chart.yaml appVersion; kubeVersion >= 1.30).
+# The chart's own image default (quay.io/openbao/openbao at the appVersion) is used.
+OPENBAO_CHART = HelmChart(
+    chart="openbao", version="0.29.2", repo="https://openbao.github.io/openbao-helm"
+)
+# External Secrets Operator: external-secrets/external-secrets tag helm-chart-2.9.0 (2026-08-08)
+# ships ESO v2.9.0, whose CRDs serve external-secrets.io/v1 ExternalSecret and
+# ClusterSecretStore (v1beta1 no longer served) and v1alpha1 PushSecret.
+EXTERNAL_SECRETS_CHART = HelmChart(
+    chart="external-secrets", version="2.9.0", repo="https://charts.external-secrets.io"
+)
+
 ALL_IMAGES: tuple[str, ...] = (
     POSTGRES_IMAGE,
     MLFLOW_IMAGE,
@@ -96,7 +109,13 @@ ALL_IMAGES: tuple[str, ...] = (
     SEAWEEDFS_IMAGE,
     PUSHGATEWAY_IMAGE,
 )
-ALL_CHARTS: tuple[HelmChart, ...] = (CNPG_CHART, BARMAN_CLOUD_CHART, KUBE_PROMETHEUS_CHART)
+ALL_CHARTS: tuple[HelmChart, ...] = (
+    CNPG_CHART,
+    BARMAN_CLOUD_CHART,
+    KUBE_PROMETHEUS_CHART,
+    OPENBAO_CHART,
+    EXTERNAL_SECRETS_CHART,
+)
 
 
 def image_pin_problem(ref: str) -> str | None:

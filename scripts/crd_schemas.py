@@ -73,6 +73,14 @@ def sources() -> dict[str, CrdSource]:
     kps = versions.KUBE_PROMETHEUS_CHART
     cnpg = versions.CNPG_CHART
     barman = versions.BARMAN_CLOUD_CHART
+    bao = versions.OPENBAO_CHART
+    eso = versions.EXTERNAL_SECRETS_CHART
+    # ESO's chart packs config/crds/bases at release time; only the kinds the platform creates
+    # are converted (its ~25 generator CRDs would be dead weight in the repository).
+    eso_crds = tuple(
+        f"config/crds/bases/external-secrets.io_{plural}.yaml"
+        for plural in ("clustersecretstores", "externalsecrets", "pushsecrets")
+    )
     return {
         kps.chart: CrdSource(
             repository="prometheus-community/helm-charts",
@@ -91,6 +99,19 @@ def sources() -> dict[str, CrdSource]:
             tag=f"plugin-barman-cloud-v{barman.version}",
             paths=("charts/plugin-barman-cloud/templates/crds/crds.yaml",),
             chart_dir="charts/plugin-barman-cloud",
+        ),
+        # No CRDs: only its values.schema.json (the platform's values are checked against it).
+        bao.chart: CrdSource(
+            repository="openbao/openbao-helm",
+            tag=f"openbao-{bao.version}",
+            paths=(),
+            chart_dir="charts/openbao",
+        ),
+        eso.chart: CrdSource(
+            repository="external-secrets/external-secrets",
+            tag=f"helm-chart-{eso.version}",
+            paths=eso_crds,
+            chart_dir="deploy/charts/external-secrets",
         ),
     }
 
@@ -213,8 +234,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.crd_schemas", description=__doc__)
     parser.add_argument("--mirrors", required=True, type=Path, help="folder of upstream clones")
     parser.add_argument("--out", type=Path, default=OUT, help="output folder")
+    parser.add_argument(
+        "--only", action="append", default=[], help="convert only this chart (repeatable)"
+    )
     args = parser.parse_args(argv)
     for chart, source in sources().items():
+        if args.only and chart not in args.only:
+            continue
         written = write_chart(args.mirrors, chart, source, args.out)
         print(f"{chart} ({source.tag}): {len(written)} schemas -> {args.out / chart}")
     return 0

@@ -66,10 +66,15 @@ def _source(repo_name: str, repo: Path, releases: Iterable[dict[str, str]]) -> d
     return {"repository": repo_name, **_head(repo), "releases": listed}
 
 
-def chart_releases(mirrors: Path, repo_name: str, chart: str, chart_dir: str) -> dict[str, Any]:
-    """Chart versions from `<chart>-<version>` tags, with each version's appVersion."""
+def chart_releases(
+    mirrors: Path, repo_name: str, chart: str, chart_dir: str, tag_prefix: str | None = None
+) -> dict[str, Any]:
+    """Chart versions from `<prefix>-<version>` tags (prefix: the chart's name unless given).
+
+    Each version comes with its appVersion (the chart's Chart.yaml at that tag).
+    """
     repo = find_clone(mirrors, repo_name)
-    pattern = re.compile(rf"^{re.escape(chart)}-v?{_SEMVER}$")
+    pattern = re.compile(rf"^{re.escape(tag_prefix or chart)}-v?{_SEMVER}$")
     releases = []
     for tag, date in _tags(repo):
         match = pattern.match(tag)
@@ -159,6 +164,34 @@ def mlflow_image_tags(pip: str) -> dict[str, Any]:
     }
 
 
+def secret_store_charts(mirrors: Path) -> dict[str, dict[str, Any]]:
+    """The charts of secrets.provider `openbao`: OpenBao and the External Secrets Operator."""
+    return {
+        "openbao": chart_releases(mirrors, "openbao/openbao-helm", "openbao", "charts/openbao"),
+        # external-secrets tags its chart releases `helm-chart-<version>`.
+        "external-secrets": chart_releases(
+            mirrors,
+            "external-secrets/external-secrets",
+            "external-secrets",
+            "deploy/charts/external-secrets",
+            tag_prefix="helm-chart",
+        ),
+    }
+
+
+def record_only(
+    previous: dict[str, Any], mirrors: Path, date: str, charts: list[str]
+) -> dict[str, Any]:
+    """Return previous with only the named charts re-recorded (the other clones not needed)."""
+    fresh = secret_store_charts(mirrors)
+    unknown = sorted(set(charts) - set(fresh))
+    if unknown:
+        raise SystemExit(f"--only knows {sorted(fresh)} (got {unknown}); run without --only")
+    data = {**previous, "recorded_on": date}
+    data["charts"] = {**previous["charts"], **{name: fresh[name] for name in charts}}
+    return data
+
+
 def record(mirrors: Path, date: str, pip: str) -> dict[str, Any]:
     """Return the whole record (see the module docstring)."""
     return {
@@ -180,6 +213,7 @@ def record(mirrors: Path, date: str, pip: str) -> dict[str, Any]:
                 "plugin-barman-cloud",
                 "charts/plugin-barman-cloud",
             ),
+            **secret_store_charts(mirrors),
         },
         "operators": {"cloudnative-pg": cnpg_supported(mirrors)},
         "images": {
@@ -204,8 +238,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--date", default=dt.date.today().isoformat(), help="record date")
     parser.add_argument("--out", type=Path, default=OUT, help="output file")
     parser.add_argument("--pip", default="pip", help="pip executable for the PyPI look-up")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        help="re-record only this chart (repeatable; the secret store's charts), keep the rest",
+    )
     args = parser.parse_args(argv)
-    data = record(args.mirrors, args.date, args.pip)
+    if args.only:
+        previous = json.loads(args.out.read_text(encoding="utf-8"))
+        data = record_only(previous, args.mirrors, args.date, args.only)
+    else:
+        data = record(args.mirrors, args.date, args.pip)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(f"recorded upstream releases -> {args.out}")

@@ -104,12 +104,16 @@ def pinned_release(
     namespace: str,
     values: dict[str, Any],
     opts: pulumi.ResourceOptions,
+    skip_await: bool = False,
 ) -> kubernetes.helm.v3.Release:
     """A helm.v3.Release of a chart pinned in infra/versions.py, into an existing namespace.
 
     helm.v3.Release (not v4.Chart) because it runs the charts' hooks and waits for their
     workloads and CRDs before dependants are sent; the program creates the namespaces itself.
+    skip_await: do not wait for the workloads (one that is never ready until a person acts).
     """
+    # Only when asked: an explicit `skipAwait: false` would change every existing release's inputs.
+    extra: dict[str, Any] = {"skip_await": True} if skip_await else {}
     return kubernetes.helm.v3.Release(
         name,
         name=release,
@@ -120,4 +124,5 @@ def pinned_release(
         create_namespace=False,
         values=values,
         opts=opts,
+        **extra,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -30,6 +30,8 @@ class NamespacesArgs:
     Attributes:
         app: role -> namespace name for the app namespaces (platform, training, serving, ...).
         operators: role -> namespace name for operator namespaces (e.g. the CNPG operator).
+        vendors: role -> namespace name for vendor charts whose pods the platform configures to
+            fit `restricted` (OpenBao, the External Secrets Operator): enforced there too.
         quota: the ResourceQuota applied to each app namespace.
         protect: protect every namespace and retain it on delete: deleting a namespace deletes
             everything in it, the database's and the object store's volumes included.
@@ -39,6 +41,7 @@ class NamespacesArgs:
     operators: dict[str, str]
     quota: Quota
     protect: bool = False
+    vendors: dict[str, str] = field(default_factory=dict)
 
 
 def namespace_metadata(name: str, role: str, enforce: str) -> dict[str, Any]:
@@ -88,7 +91,7 @@ class Namespaces(pulumi.ComponentResource):
     ) -> None:
         """Create the namespaces; app namespaces get a ResourceQuota and a LimitRange."""
         super().__init__("mlops:index:Namespaces", name, None, opts)
-        self.names = {**args.app, **args.operators}
+        self.names = {**args.app, **args.operators, **args.vendors}
         self.resources = []
         child = pulumi.ResourceOptions(
             parent=self, protect=args.protect, retain_on_delete=args.protect
@@ -121,12 +124,14 @@ class Namespaces(pulumi.ComponentResource):
                 ),
             )
             self.resources.append(ns)
-        for role, ns_name in sorted(args.operators.items()):
-            self.resources.append(
-                kubernetes.core.v1.Namespace(
-                    f"{name}-{role}",
-                    opts=child,
-                    **fields(metadata=namespace_metadata(ns_name, role, OPERATOR_POD_SECURITY)),
+        levels = [(args.operators, OPERATOR_POD_SECURITY), (args.vendors, APP_POD_SECURITY)]
+        for namespaces, level in levels:
+            for role, ns_name in sorted(namespaces.items()):
+                self.resources.append(
+                    kubernetes.core.v1.Namespace(
+                        f"{name}-{role}",
+                        opts=child,
+                        **fields(metadata=namespace_metadata(ns_name, role, level)),
+                    )
                 )
-            )
         self.register_outputs({"names": self.names})

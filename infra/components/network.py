@@ -17,6 +17,7 @@ from infra import k8s
 from infra.components.kube import manifest_args
 from infra.components.monitoring_specs import MonitoringEndpoints
 from infra.components.objectstore_specs import ObjectStoreEndpoints
+from infra.components.openbao import OpenbaoEndpoints
 from infra.components.postgres import PostgresEndpoints
 
 # The API server is not a pod, so no selector matches it; its address differs per cluster.
@@ -42,6 +43,7 @@ class NetworkPoliciesArgs:
         monitoring: Prometheus, the Pushgateway, the operator and Alertmanager (the monitoring
             namespace).
         alert_receiver: True when Alertmanager sends to a webhook outside the cluster.
+        secret_store: OpenBao and its operator (`secrets.provider: openbao`), else None.
         depends_on: the namespaces.
     """
 
@@ -52,6 +54,7 @@ class NetworkPoliciesArgs:
     object_store: ObjectStoreEndpoints
     monitoring: MonitoringEndpoints
     alert_receiver: bool = False
+    secret_store: OpenbaoEndpoints | None = None
     depends_on: tuple[pulumi.Resource, ...] = ()
 
     @property
@@ -66,13 +69,15 @@ class NetworkPoliciesArgs:
 
     def all_namespaces(self) -> list[str]:
         """Every namespace the platform creates."""
-        namespaces = (
+        namespaces: tuple[str, ...] = (
             self.platform,
             self.training,
             home(self.serving),
             self.monitoring_ns,
             home(self.postgres.operator),
         )
+        if self.secret_store is not None:
+            namespaces += (home(self.secret_store.openbao), home(self.secret_store.operator))
         return list(dict.fromkeys(namespaces))
 
 
@@ -302,10 +307,44 @@ def monitoring_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
     return result
 
 
+def secret_store_policies(store: OpenbaoEndpoints | None) -> list[dict[str, Any]]:
+    """Return the flows of OpenBao and its operator: only the controller calls OpenBao.
+
+    Every operator pod watches the API server, whose webhook calls reach the operator's webhook;
+    OpenBao calls the API server to review the operator's ServiceAccount token at login.
+    """
+    if store is None:
+        return []
+    bao, operator = store.openbao, store.operator
+    return [
+        _policy(
+            "openbao",
+            home(bao),
+            bao.pods,
+            ingress=[{"from": [_peer(store.controller)], "ports": _ports(*bao.ports)}],
+            egress=[{"to": [API_SERVER], "ports": _ports(*API_PORTS)}],
+        ),
+        _policy(
+            "external-secrets",
+            home(operator),
+            operator.pods,
+            ingress=[{"from": [API_SERVER], "ports": _ports(*operator.ports)}],
+            egress=[{"to": [API_SERVER], "ports": _ports(*API_PORTS)}],
+        ),
+        _policy(
+            "external-secrets-to-openbao",
+            home(store.controller),
+            store.controller.pods,
+            egress=[_to(bao)],
+        ),
+    ]
+
+
 def all_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
     """Return every NetworkPolicy manifest (metadata + spec)."""
     result = [p for ns in args.all_namespaces() for p in baseline(ns)]
-    return result + platform_policies(args) + app_policies(args) + monitoring_policies(args)
+    result += platform_policies(args) + app_policies(args) + monitoring_policies(args)
+    return result + secret_store_policies(args.secret_store)
 
 
 class NetworkPolicies(pulumi.ComponentResource):

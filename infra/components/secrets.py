@@ -1,4 +1,9 @@
-"""SecretStore: every platform credential, generated once, shared only where it is consumed."""
+"""SecretStore: every platform credential, generated once, shared only where it is consumed.
+
+With a StoreBackend (providers `openbao`, `external`) each Secret is an ExternalSecret's target
+instead (infra/components/external_secrets.py): same name, namespace, type, labels, keys and
+reader RBAC, so no workload changes with the provider.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ import pulumi_kubernetes as kubernetes
 import pulumi_random as random
 
 from infra import k8s
+from infra.components import external_secrets
+from infra.components.external_secrets import StoreBackend, template_names
 from infra.components.kube import fields, manifest_args
 
 V = TypeVar("V")
@@ -72,14 +79,6 @@ def combine(*parts: SecretStoreArgs) -> SecretStoreArgs:
     return SecretStoreArgs(passwords=passwords, provided=provided, secrets=secrets)
 
 
-def template_names(template: str) -> set[str]:
-    """Return the `${name}` placeholders used in a template."""
-    names = set()
-    for _, named, braced, _ in string.Template.pattern.findall(template):
-        names.add(named or braced)
-    return names - {""}
-
-
 def validate_args(args: SecretStoreArgs) -> None:
     """Raise ValueError if a template refers to an unknown value or a name is invalid."""
     known = set(args.passwords) | set(args.provided)
@@ -98,6 +97,11 @@ def validate_args(args: SecretStoreArgs) -> None:
             unknown = template_names(template) - known
             if unknown:
                 raise ValueError(f"secret {spec.name} key {key}: unknown values {sorted(unknown)}")
+
+
+def uses_values(spec: SecretSpec) -> bool:
+    """Whether any key of the Secret is built from a generated or provided value."""
+    return any(template_names(t) for t in spec.data.values())
 
 
 def reader_role(secret: str, namespace: str) -> dict[str, Any]:
@@ -131,18 +135,49 @@ class SecretStore(pulumi.ComponentResource):
     """Generated credentials as Kubernetes Secrets, readable only by their consumers.
 
     `secret_names` lists every Secret as `namespace/name` (the stack exports it; values stay in
-    the cluster).
+    the cluster). `secrets` holds what makes each one: the Secret itself, or its ExternalSecret.
     """
 
     secret_names: list[str]
-    secrets: dict[tuple[str, str], kubernetes.core.v1.Secret]
+    secrets: dict[tuple[str, str], pulumi.CustomResource]
 
     def __init__(
-        self, name: str, args: SecretStoreArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        args: SecretStoreArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        backend: StoreBackend | None = None,
     ) -> None:
-        """Generate each password once, then create each Secret and its reader RBAC."""
+        """Generate each password once, then create each Secret (or ExternalSecret) and its RBAC.
+
+        Args:
+            name: the component's name.
+            args: the values and Secrets every owner asks for.
+            opts: resource options (depends_on: the namespaces, and the store with a backend).
+            backend: None for Kubernetes Secrets; else the store the ExternalSecrets read. With
+                a seed namespace (`openbao`) the values are generated here and pushed to the store;
+                without (`external`) the user stores them and nothing is generated.
+        """
         validate_args(args)
         super().__init__("mlops:index:SecretStore", name, None, opts)
+        values = {} if backend and not backend.seed_namespace else self._values(name, args)
+        self.secrets = {}
+        for spec in args.secrets:
+            key = (spec.namespace, spec.name)
+            # A Secret that holds no value (Alertmanager's config without a receiver) stays a
+            # plain Secret: an ExternalSecret must read at least one remote key.
+            if backend is None or not uses_values(spec):
+                self.secrets[key] = self._secret(name, spec, values)
+            else:
+                self.secrets[key] = self._external_secret(name, spec, backend)
+            self._reader(name, spec)
+        if backend is not None and backend.seed_namespace:
+            self._seed(name, backend, backend.seed_namespace, values)
+        self.secret_names = sorted(f"{ns}/{secret}" for ns, secret in self.secrets)
+        self.register_outputs({"secretNames": self.secret_names})
+
+    def _values(self, name: str, args: SecretStoreArgs) -> dict[str, pulumi.Output[str]]:
         child = pulumi.ResourceOptions(parent=self)
         values: dict[str, pulumi.Output[str]] = {
             key: pulumi.Output.secret(value) for key, value in sorted(args.provided.items())
@@ -153,11 +188,63 @@ class SecretStore(pulumi.ComponentResource):
                 f"{name}-{pw_name.replace('_', '-')}", length=length, special=False, opts=child
             )
             values[pw_name] = password.result
-        self.secrets = {}
-        for spec in args.secrets:
-            self.secrets[(spec.namespace, spec.name)] = self._secret(name, spec, values)
-        self.secret_names = sorted(f"{ns}/{secret}" for ns, secret in self.secrets)
-        self.register_outputs({"secretNames": self.secret_names})
+        return values
+
+    def _seed(
+        self,
+        name: str,
+        backend: StoreBackend,
+        namespace: str,
+        values: dict[str, pulumi.Output[str]],
+    ) -> None:
+        """One Secret with every value, and the PushSecret that writes them to the store."""
+        child = pulumi.ResourceOptions(parent=self)
+        seed = kubernetes.core.v1.Secret(
+            f"{name}-seed",
+            opts=child,
+            **fields(
+                metadata=external_secrets.seed_metadata(namespace),
+                type="Opaque",
+                string_data=pulumi.Output.secret(pulumi.Output.all(**values)),
+            ),
+        )
+        push = external_secrets.push_secret(namespace, sorted(values), backend)
+        kubernetes.apiextensions.CustomResource(
+            f"{name}-push",
+            api_version=push["apiVersion"],
+            kind=push["kind"],
+            metadata=push["metadata"],
+            spec=push["spec"],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[seed]),
+        )
+
+    def _external_secret(
+        self, name: str, spec: SecretSpec, backend: StoreBackend
+    ) -> kubernetes.apiextensions.CustomResource:
+        manifest = external_secrets.external_secret(
+            spec.name, spec.namespace, spec.type, spec.data, backend
+        )
+        return kubernetes.apiextensions.CustomResource(
+            f"{name}-{spec.namespace}-{spec.name}",
+            api_version=manifest["apiVersion"],
+            kind=manifest["kind"],
+            metadata=manifest["metadata"],
+            spec=manifest["spec"],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _reader(self, name: str, spec: SecretSpec) -> None:
+        """The Role that may read this one Secret, bound to its consumers only."""
+        child = pulumi.ResourceOptions(parent=self)
+        base = f"{name}-{spec.namespace}-{spec.name}"
+        kubernetes.rbac.v1.Role(
+            f"{base}-reader", opts=child, **manifest_args(reader_role(spec.name, spec.namespace))
+        )
+        kubernetes.rbac.v1.RoleBinding(
+            f"{base}-reader-binding",
+            opts=child,
+            **manifest_args(reader_binding(spec.name, spec.namespace, spec.readers)),
+        )
 
     def _secret(
         self, name: str, spec: SecretSpec, values: dict[str, pulumi.Output[str]]
@@ -171,25 +258,16 @@ class SecretStore(pulumi.ComponentResource):
         )
         child = pulumi.ResourceOptions(parent=self)
         base = f"{name}-{spec.namespace}-{spec.name}"
-        secret = kubernetes.core.v1.Secret(
+        return kubernetes.core.v1.Secret(
             base,
             opts=child,
             **fields(
                 metadata={
                     "name": spec.name,
                     "namespace": spec.namespace,
-                    "labels": k8s.labels("secret-store", "credentials"),
+                    "labels": k8s.labels(*external_secrets.SECRET_LABELS),
                 },
                 type=spec.type,
                 string_data=pulumi.Output.secret(rendered),
             ),
         )
-        kubernetes.rbac.v1.Role(
-            f"{base}-reader", opts=child, **manifest_args(reader_role(spec.name, spec.namespace))
-        )
-        kubernetes.rbac.v1.RoleBinding(
-            f"{base}-reader-binding",
-            opts=child,
-            **manifest_args(reader_binding(spec.name, spec.namespace, spec.readers)),
-        )
-        return secret
