@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from infra.diff.compare import ObjectRef, ResourceChange, StackDiff
+from infra.diff.renders import BUILD_COMMIT_NOTE
 from infra.diff.structure import FieldChange
 
 # A value longer than this is cut in the Markdown report (the JSON report keeps it whole).
@@ -99,6 +100,8 @@ def markdown(base_label: str, base_commit: str, diffs: list[StackDiff]) -> str:
     lines = [
         f"## Infrastructure diff: {_code(base_label)} ({base_commit[:12]}) → working tree",
         "",
+        BUILD_COMMIT_NOTE,
+        "",
         "| stack | summary |",
         "| --- | --- |",
         *(f"| `{d.stack}` | {d.summary()} |" for d in diffs),
@@ -142,5 +145,9 @@ def to_json(base_label: str, base_commit: str, diffs: list[StackDiff]) -> str:
                 "resources": resources,
             }
         )
-    document = {"base": {"ref": base_label, "commit": base_commit}, "stacks": stacks}
+    document = {
+        "base": {"ref": base_label, "commit": base_commit},
+        "notes": [BUILD_COMMIT_NOTE],
+        "stacks": stacks,
+    }
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
