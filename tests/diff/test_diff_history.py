@@ -10,6 +10,7 @@ from infra import versions
 from tests.diff.gitrepo import Repo, git
 
 SERVING = {"kind": "Deployment", "namespace": "mlops-serving", "name": "serving"}
+PLATFORM_NAMESPACES = ("platform", "training", "serving", "monitoring")
 
 
 def _json_report(repo: Repo, *args: str) -> dict[str, Any]:
@@ -113,6 +114,39 @@ def test_a_secret_value_change_shows_only_that_it_changed(repo: Repo) -> None:
         ]
     assert "- `stringData.AWS_ACCESS_KEY_ID`: changed (secret value not shown)" in markdown.stdout
     assert "merge-base(HEAD, main)" in markdown.stdout
+
+
+def test_unprotecting_data_shows_protect_and_retain_on_each_protected_object(repo: Repo) -> None:
+    def unprotect(keys: dict[str, Any]) -> None:
+        keys["protectData"] = False
+
+    repo.edit_stack("stage", unprotect)
+    repo.commit("stage: unprotect the data")
+
+    stage = _json_report(repo, "--base", "HEAD~1", "--stack", "stage")["stage"]
+    markdown = repo.run_diff("--base", "HEAD~1", "--stack", "stage")
+
+    # No manifest field moves: only the options the engine acts on, on every protected object.
+    unprotected = [
+        {"path": "protect", "change": "changed", "old": True, "new": False},
+        {"path": "retainOnDelete", "change": "changed", "old": True, "new": False},
+    ]
+    assert {(c["kind"], c["name"]) for c in stage["changed"]} == {
+        ("Cluster", "mlflow-db"),
+        ("PersistentVolumeClaim", "seaweedfs"),
+        *(
+            ("Namespace", ns)
+            for ns in ("cnpg-system", *(f"mlops-{n}" for n in PLATFORM_NAMESPACES))
+        ),
+    }
+    for obj in stage["changed"]:
+        assert (obj["fields"], obj["options"]) == ([], unprotected), obj
+    assert stage["summary"] == "7 objects changed (14 Pulumi options)"
+    cluster = markdown.stdout.split("- **Cluster** `mlops-platform/mlflow-db`\n", 1)[1]
+    assert cluster.startswith(
+        "  - Pulumi option `protect`: `true` → `false`\n"
+        "  - Pulumi option `retainOnDelete`: `true` → `false`\n"
+    )
 
 
 def test_an_unknown_base_fails_naming_it(repo: Repo) -> None:
