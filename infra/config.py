@@ -338,9 +338,10 @@ class PostgresConfig(_Model):
     backups: BackupsConfig | None = Field(
         None,
         description="Base backups and continuous WAL archiving of the registry database to the "
-        "object store through the Barman Cloud plugin (installed in `postgres.operatorNamespace`)"
-        ": an `ObjectStore`, `.spec.plugins` on the `Cluster`, a `ScheduledBackup`, the bucket "
-        "and its network flows. Unset: no backups (dev). Restore: docs/operations.md.",
+        "object store through the Barman Cloud plugin (chart pinned in `infra/versions.py`, "
+        "installed in `postgres.operatorNamespace`): an `ObjectStore`, `.spec.plugins` on the "
+        "`Cluster`, a `ScheduledBackup`, the bucket and its network flows. Unset: no backups "
+        "(dev). Restore: docs/operations.md.",
     )
 
     @field_validator("instances")
@@ -362,7 +363,8 @@ class ObjectStoreConfig(_Model):
         "sandbox run), in-cluster MinIO (its last published image carries CVE-2025-62506 and "
         "upstream is unmaintained, so choosing it logs a warning), or an existing S3. Prod: an "
         "external, managed S3 is the recommended choice (durability and backups are the "
-        "provider's).",
+        "provider's); the prod stack file runs SeaweedFS only so that it renders without "
+        "provider credentials.",
     )
     storage_size: Memory = Field("5Gi", description="Volume of the in-cluster server.")
     storage_class: DnsLabel | None = Field(
@@ -384,7 +386,7 @@ class ObjectStoreConfig(_Model):
         "(`INFERENCE_LOG_BUCKET`); must differ from the other buckets.",
     )
     region: str = Field("us-east-1", description="`AWS_DEFAULT_REGION` of every S3 client.")
-    endpoint: str | None = Field(
+    endpoint: Annotated[str, TypeLabel("http(s) URL")] | None = Field(
         None,
         description="http(s) URL of the external S3; required for and only allowed with "
         "`engine: external`.",
@@ -468,12 +470,12 @@ class ImagesConfig(_Model):
         "training run and model version records it) and pushes them to `images.registry`; "
         "`false`: the pinned refs `images.training` and `images.serving` are used.",
     )
-    registry: str | None = Field(
+    registry: Annotated[str, TypeLabel("host[:port]")] | None = Field(
         None,
         description="Registry host[:port] the built images are pushed to "
         "(`<registry>/mlops/<app>:<tag>`); required with `build`.",
     )
-    tag: str = Field(
+    tag: Annotated[str, TypeLabel("image tag")] = Field(
         "0.1.0",
         description="Tag of the built images (never `latest`); pods run the pushed digest when "
         "the registry reports one.",
@@ -486,7 +488,7 @@ class ImagesConfig(_Model):
     serving: Image | None = Field(
         None, description="Prebuilt serving image; the same rules as `images.training`."
     )
-    platform: str | None = Field(
+    platform: Annotated[str, TypeLabel("`os/arch`")] | None = Field(
         None,
         description="OS/architecture of the built images (`linux/amd64`, `linux/arm64`); "
         "unset: the docker host's. Set it only when the cluster's nodes differ from the machine "
@@ -553,19 +555,19 @@ class TriggersConfig(_Model):
     )
     max_psi: float = Field(
         triggers.DEFAULT_MAX_PSI,
-        description="Drift: the largest per-feature PSI above this. `RETRAIN_MAX_PSI`, and the "
-        "threshold of the `FeatureDriftHigh` alert.",
+        description="Drift: the largest per-feature PSI above this (> 0). `RETRAIN_MAX_PSI`, "
+        "and the threshold of the `FeatureDriftHigh` alert.",
     )
     max_accuracy_drop: float = Field(
         triggers.DEFAULT_MAX_ACCURACY_DROP,
-        description="Accuracy drop: online accuracy more than this fraction below the "
-        "champion's offline accuracy. `RETRAIN_MAX_ACCURACY_DROP`, and the `OnlineAccuracyDrop` "
-        "alert.",
+        description="Accuracy drop: online accuracy more than this fraction (0 to below 1) "
+        "under the champion's offline accuracy. `RETRAIN_MAX_ACCURACY_DROP`, and the "
+        "`OnlineAccuracyDrop` alert.",
     )
     min_labelled: int = Field(
         triggers.DEFAULT_MIN_LABELLED,
-        description="Labelled inference-log rows of the champion version in the retrain window "
-        "needed before an accuracy drop counts. `RETRAIN_MIN_LABELLED`, and the "
+        description="Labelled inference-log rows (>= 1) of the champion version in the retrain "
+        "window needed before an accuracy drop counts. `RETRAIN_MIN_LABELLED`, and the "
         "`OnlineAccuracyDrop` alert.",
     )
 
@@ -705,7 +707,9 @@ class MonitoringConfig(_Model):
         description="Alertmanager's webhook URL (Slack, PagerDuty Events, any HTTP receiver), a "
         "secret because webhook URLs carry their own credentials: `pulumi config set --secret "
         "--path monitoring.alertReceiver https://...`. Required in prod; unset: alerts reach a "
-        "`null` receiver (the Prometheus and Alertmanager UIs only).",
+        "`null` receiver (the Prometheus and Alertmanager UIs only). It goes into the "
+        "`alertmanager-config` Secret, never into the chart values; the committed stage and "
+        "prod files hold a placeholder ciphertext to replace.",
     )
 
     @field_validator("alert_receiver", mode="after")
