@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from infra import versions
-from tests.diff.gitrepo import Repo, git
+from tests.diff.gitrepo import REPO_ROOT, Repo, git
 
 SERVING = {"kind": "Deployment", "namespace": "mlops-serving", "name": "serving"}
 PLATFORM_NAMESPACES = ("platform", "training", "serving", "monitoring")
@@ -146,6 +146,29 @@ def test_unprotecting_data_shows_protect_and_retain_on_each_protected_object(rep
     assert cluster.startswith(
         "  - Pulumi option `protect`: `true` → `false`\n"
         "  - Pulumi option `retainOnDelete`: `true` → `false`\n"
+    )
+
+
+def _readme_sample() -> str:
+    """The first sample report in README.md, without its first line (the base and commit)."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    sample = readme.split("````markdown\n", 1)[1].split("````", 1)[0]
+    return sample.split("\n", 1)[1]
+
+
+def test_the_readme_sample_report_is_what_that_change_prints(repo: Repo) -> None:
+    def as_in_the_readme(keys: dict[str, Any]) -> None:
+        keys["serving"]["replicas"] = 3
+        keys["modelAlias"] = "production"
+
+    repo.edit_stack("stage", as_in_the_readme)
+    repo.commit("stage: the README's sample change")
+
+    proc = repo.run_diff("--base", "HEAD~1")
+
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n", 1)[1] == _readme_sample(), (
+        "README.md's first sample report is stale: run the change it names and paste the report"
     )
 
 
