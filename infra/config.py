@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import pulumi
 import yaml
@@ -154,12 +154,20 @@ def _check_hold(v: str) -> str:
     return v
 
 
-Cpu = Annotated[str, AfterValidator(_check_cpu)]
-Memory = Annotated[str, AfterValidator(_check_memory)]
-Image = Annotated[str, AfterValidator(_check_image)]
-DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
-Cron = Annotated[str, AfterValidator(_check_cron)]
-Duration = Annotated[str, AfterValidator(_check_duration)]
+@dataclass(frozen=True)
+class TypeLabel:
+    """How the config reference names a value's type (docs/config-reference.md, generated)."""
+
+    text: str
+
+
+Cpu = Annotated[str, AfterValidator(_check_cpu), TypeLabel("CPU quantity")]
+Memory = Annotated[str, AfterValidator(_check_memory), TypeLabel("quantity")]
+Image = Annotated[str, AfterValidator(_check_image), TypeLabel("pinned image ref")]
+DnsLabel = Annotated[str, AfterValidator(_check_dns_label), TypeLabel("DNS label")]
+Cron = Annotated[str, AfterValidator(_check_cron), TypeLabel("5-field cron")]
+Duration = Annotated[str, AfterValidator(_check_duration), TypeLabel("duration (`15d`, `12h`)")]
+Hold = Annotated[str, AfterValidator(_check_hold), TypeLabel("duration in `s`, `m` or `h`")]
 Replicas = Annotated[int, Field(ge=1)]
 
 
@@ -170,6 +178,10 @@ def _environment(info: ValidationInfo) -> str | None:
 
 
 class _Model(BaseModel):
+    # Set on models that are value types (Resources): the config reference shows this name as
+    # the type of keys that hold one and lists its keys once, instead of under every such key.
+    reference_type: ClassVar[str | None] = None
+
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
@@ -186,33 +198,57 @@ class _Model(BaseModel):
 class Quantities(_Model):
     """A CPU and memory pair."""
 
-    cpu: Cpu
-    memory: Memory
+    reference_type = "Quantities"
+
+    cpu: Cpu = Field(description='CPU, like `250m` or `"1"` (quote bare numbers in YAML).')
+    memory: Memory = Field(description="Memory, like `512Mi` or `2Gi`.")
 
 
 class Resources(_Model):
     """Container requests and limits (both required: the quota admits nothing without them)."""
 
-    requests: Quantities
-    limits: Quantities
+    reference_type = "Resources"
+
+    requests: Quantities = Field(
+        description="What the scheduler reserves; the namespace quota counts these."
+    )
+    limits: Quantities = Field(
+        description="The most the container may use; required, since the quota admits no pod "
+        "without limits."
+    )
 
 
 class Namespaces(_Model):
     """Names of the namespaces the platform creates."""
 
-    platform: DnsLabel = "mlops-platform"
-    training: DnsLabel = "mlops-training"
-    serving: DnsLabel = "mlops-serving"
-    monitoring: DnsLabel = "mlops-monitoring"
+    platform: DnsLabel = Field(
+        "mlops-platform",
+        description="MLflow, the Postgres cluster, the object store and the bucket Job.",
+    )
+    training: DnsLabel = Field("mlops-training", description="The retrain CronJob.")
+    serving: DnsLabel = Field("mlops-serving", description="The model server.")
+    monitoring: DnsLabel = Field(
+        "mlops-monitoring",
+        description="kube-prometheus-stack (Prometheus, Alertmanager, Grafana), the "
+        "Pushgateway, dashboards, rules and monitors.",
+    )
 
 
 class Quota(_Model):
     """ResourceQuota per app namespace."""
 
-    requests_cpu: Cpu = "4"
-    requests_memory: Memory = "8Gi"
-    limits_cpu: Cpu = "8"
-    limits_memory: Memory = "16Gi"
+    requests_cpu: Cpu = Field(
+        "4", description="CPU requests allowed in each app namespace (ResourceQuota)."
+    )
+    requests_memory: Memory = Field(
+        "8Gi", description="Memory requests allowed in each app namespace (ResourceQuota)."
+    )
+    limits_cpu: Cpu = Field(
+        "8", description="CPU limits allowed in each app namespace (ResourceQuota)."
+    )
+    limits_memory: Memory = Field(
+        "16Gi", description="Memory limits allowed in each app namespace (ResourceQuota)."
+    )
 
 
 # A remote key prefix: letters, digits and `/_.-` (what AWS, GCP and Vault/OpenBao key names take;
@@ -317,7 +353,7 @@ class SecretsConfig(_Model):
             "Operator. `external`: an existing ClusterSecretStore (`secrets.external`)."
         ),
     )
-    refresh_interval: Annotated[str, AfterValidator(_check_hold)] = Field(
+    refresh_interval: Hold = Field(
         default="1h",
         description=(
             "How often the External Secrets Operator re-reads each value from the store "
@@ -369,12 +405,32 @@ class BackupsConfig(_Model):
     cert-manager in the cluster: `certManagerInstalled` says it is there (docs/operations.md).
     """
 
-    # When the base backup runs; WAL is archived continuously in between (point-in-time restore).
-    schedule: Annotated[str, AfterValidator(_check_backup_schedule)] = "0 0 2 * * *"
-    # How long base backups and the WAL they need are kept (Barman's recovery window).
-    retention: Annotated[str, AfterValidator(_check_retention)] = "30d"
-    bucket: DnsLabel = "postgres-backups"
-    cert_manager_installed: bool = False
+    schedule: Annotated[
+        str, AfterValidator(_check_backup_schedule), TypeLabel("6-field cron, seconds first")
+    ] = Field(
+        "0 0 2 * * *",
+        description="When the `ScheduledBackup` takes a base backup (CloudNativePG's format has "
+        "a seconds field); the first one is taken at once, and WAL is archived continuously in "
+        "between (point-in-time restore).",
+    )
+    retention: Annotated[
+        str, AfterValidator(_check_retention), TypeLabel("`<n>d`, `<n>w` or `<n>m`")
+    ] = Field(
+        "30d",
+        description="The `ObjectStore`'s `retentionPolicy` (Barman's recovery window): older "
+        "base backups and the WAL only they need are deleted.",
+    )
+    bucket: DnsLabel = Field(
+        "postgres-backups",
+        description="Bucket of the backups, created by the bucket Job with the others.",
+    )
+    cert_manager_installed: bool = Field(
+        False,
+        description="The plugin gets its mTLS certificates from cert-manager, which the platform "
+        "does not install: install it first (docs/operations.md, 'Prerequisites') and set "
+        "`true`; the default `false` is a config error that says so, not a silently broken "
+        "backup.",
+    )
 
     @field_validator("cert_manager_installed")
     @classmethod
@@ -391,16 +447,38 @@ class BackupsConfig(_Model):
 class PostgresConfig(_Model):
     """The CloudNativePG cluster that backs MLflow."""
 
-    instances: Replicas = 1
-    storage_size: Memory = "1Gi"
-    storage_class: DnsLabel | None = None
-    operator_namespace: DnsLabel = "cnpg-system"
-    cluster_name: Annotated[DnsLabel, AfterValidator(_check_cluster_name)] = "mlflow-db"
-    database: DnsLabel = "mlflow"
-    owner: DnsLabel = "mlflow"
-    resources: Resources
-    # None: no backups (dev). stage and prod set it.
-    backups: BackupsConfig | None = None
+    instances: Replicas = Field(
+        1,
+        description="CloudNativePG instances; more than 1 adds required anti-affinity and one "
+        "synchronous replica. Prod needs at least 3.",
+    )
+    storage_size: Memory = Field("1Gi", description="Volume size per instance.")
+    storage_class: DnsLabel | None = Field(
+        None, description="StorageClass of the instances' volumes; unset: the cluster's default."
+    )
+    operator_namespace: DnsLabel = Field(
+        "cnpg-system",
+        description="Namespace of the CloudNativePG operator (a Helm release, chart pinned in "
+        "`infra/versions.py`).",
+    )
+    cluster_name: Annotated[
+        DnsLabel, AfterValidator(_check_cluster_name), TypeLabel("DNS label, <= 50 characters")
+    ] = Field(
+        "mlflow-db",
+        description="Name of the `Cluster`; its Services are `<name>-rw`, its Secret "
+        "`<name>-app` (CloudNativePG appends up to 13 characters).",
+    )
+    database: DnsLabel = Field("mlflow", description="Database created at bootstrap.")
+    owner: DnsLabel = Field("mlflow", description="Owner of that database, created at bootstrap.")
+    resources: Resources = Field(description="Per instance.")
+    backups: BackupsConfig | None = Field(
+        None,
+        description="Base backups and continuous WAL archiving of the registry database to the "
+        "object store through the Barman Cloud plugin (chart pinned in `infra/versions.py`, "
+        "installed in `postgres.operatorNamespace`): an `ObjectStore`, `.spec.plugins` on the "
+        "`Cluster`, a `ScheduledBackup`, the bucket and its network flows. Unset: no backups "
+        "(dev). Restore: docs/operations.md.",
+    )
 
     @field_validator("instances")
     @classmethod
@@ -415,19 +493,54 @@ class PostgresConfig(_Model):
 class ObjectStoreConfig(_Model):
     """The S3 endpoint: an in-cluster SeaweedFS (default) or MinIO, or an external S3."""
 
-    # SeaweedFS by default: MinIO's last published image carries an unfixed CVE (infra/versions.py)
-    engine: Literal["minio", "seaweedfs", "external"] = "seaweedfs"
-    storage_size: Memory = "5Gi"
-    storage_class: DnsLabel | None = None
-    artifacts_bucket: DnsLabel = "mlflow-artifacts"
-    datasets_bucket: DnsLabel = "datasets"
-    # Serving writes its predictions and labels here; retrain reads them (docs/inference-log.md).
-    inference_log_bucket: DnsLabel = inference_log.DEFAULT_BUCKET
-    region: str = "us-east-1"
-    endpoint: str | None = None
-    access_key_id: str | None = None
-    secret_access_key: SecureValue | None = None
-    resources: Resources | None = None
+    engine: Literal["minio", "seaweedfs", "external"] = Field(
+        "seaweedfs",
+        description="The S3 server: in-cluster SeaweedFS (the default, what the tests and the "
+        "sandbox run), in-cluster MinIO (its last published image carries CVE-2025-62506 and "
+        "upstream is unmaintained, so choosing it logs a warning), or an existing S3. Prod: an "
+        "external, managed S3 is the recommended choice (durability and backups are the "
+        "provider's); the prod stack file runs SeaweedFS only so that it renders without "
+        "provider credentials.",
+    )
+    storage_size: Memory = Field("5Gi", description="Volume of the in-cluster server.")
+    storage_class: DnsLabel | None = Field(
+        None, description="StorageClass of that volume; unset: the cluster's default."
+    )
+    artifacts_bucket: DnsLabel = Field(
+        "mlflow-artifacts",
+        description="Bucket behind MLflow's proxied artifacts (`--artifacts-destination`).",
+    )
+    datasets_bucket: DnsLabel = Field(
+        "datasets",
+        description="Bucket of dataset snapshots (`DATASETS_BUCKET`); must differ from the "
+        "other buckets.",
+    )
+    inference_log_bucket: DnsLabel = Field(
+        inference_log.DEFAULT_BUCKET,
+        description="Bucket of the inference log (docs/inference-log.md): every serving "
+        "replica writes its predictions and labels there and the retrain CronJob reads them "
+        "(`INFERENCE_LOG_BUCKET`); must differ from the other buckets.",
+    )
+    region: str = Field("us-east-1", description="`AWS_DEFAULT_REGION` of every S3 client.")
+    endpoint: Annotated[str, TypeLabel("http(s) URL")] | None = Field(
+        None,
+        description="http(s) URL of the external S3; required for and only allowed with "
+        "`engine: external`.",
+    )
+    access_key_id: str | None = Field(
+        None,
+        description="Access key of the external S3; required for and only allowed with "
+        "`engine: external`.",
+    )
+    secret_access_key: SecureValue | None = Field(
+        None,
+        description="Secret key of the external S3, required for `engine: external`: `pulumi "
+        "config set --secret --path objectStore.secretAccessKey ...`; a plain value is "
+        "rejected.",
+    )
+    resources: Resources | None = Field(
+        None, description="The in-cluster server's; required for `minio` and `seaweedfs`."
+    )
 
     @field_validator("endpoint", "access_key_id", "secret_access_key", mode="after")
     @classmethod
@@ -475,21 +588,48 @@ class ObjectStoreConfig(_Model):
 class MlflowConfig(_Model):
     """The MLflow tracking server."""
 
-    replicas: Replicas = 1
-    resources: Resources
+    replicas: Replicas = Field(
+        1,
+        description="Tracking server pods (one worker each); a PodDisruptionBudget is added "
+        "when more than 1.",
+    )
+    resources: Resources = Field(description="The server's, and its `db upgrade` initContainer's.")
 
 
 class ImagesConfig(_Model):
     """App images: built and pushed by the program (`build`), or prebuilt pinned refs."""
 
-    build: bool = False
-    registry: str | None = None
-    tag: str = "0.1.0"
-    training: Image | None = None
-    serving: Image | None = None
-    # The platform built images are for (`linux/amd64`, `linux/arm64`); unset: the docker
-    # host's. Set it when the cluster's nodes differ from the machine that runs `pulumi up`.
-    platform: str | None = None
+    build: bool = Field(
+        False,
+        description="`true`: `pulumi up` builds `apps/training` and `apps/serving` (build arg "
+        "`GIT_COMMIT` = `git rev-parse HEAD` of the checkout, `unknown` outside git: every "
+        "training run and model version records it) and pushes them to `images.registry`; "
+        "`false`: the pinned refs `images.training` and `images.serving` are used.",
+    )
+    registry: Annotated[str, TypeLabel("host[:port]")] | None = Field(
+        None,
+        description="Registry host[:port] the built images are pushed to "
+        "(`<registry>/mlops/<app>:<tag>`); required with `build`.",
+    )
+    tag: Annotated[str, TypeLabel("image tag")] = Field(
+        "0.1.0",
+        description="Tag of the built images (never `latest`); pods run the pushed digest when "
+        "the registry reports one.",
+    )
+    training: Image | None = Field(
+        None,
+        description="Prebuilt training image: a tag other than `latest`, or an `@sha256:` "
+        "digest. Required unless `build`, not allowed with it.",
+    )
+    serving: Image | None = Field(
+        None, description="Prebuilt serving image; the same rules as `images.training`."
+    )
+    platform: Annotated[str, TypeLabel("`os/arch`")] | None = Field(
+        None,
+        description="OS/architecture of the built images (`linux/amd64`, `linux/arm64`); "
+        "unset: the docker host's. Set it only when the cluster's nodes differ from the machine "
+        "that runs `pulumi up`; only with `build`.",
+    )
 
     @field_validator("platform", mode="after")
     @classmethod
@@ -544,10 +684,28 @@ class TriggersConfig(_Model):
     or the rules would refuse is refused here, under its key.
     """
 
-    policy: list[str] = Field(default_factory=lambda: list(triggers.Triggers().policy))
-    max_psi: float = triggers.DEFAULT_MAX_PSI
-    max_accuracy_drop: float = triggers.DEFAULT_MAX_ACCURACY_DROP
-    min_labelled: int = triggers.DEFAULT_MIN_LABELLED
+    policy: list[str] = Field(
+        default_factory=lambda: list(triggers.Triggers().policy),
+        description="Which triggers may start a retrain, any one suffices: `drift`, `accuracy`, "
+        "`always` (retrains every run). `RETRAIN_POLICY`, comma-joined.",
+    )
+    max_psi: float = Field(
+        triggers.DEFAULT_MAX_PSI,
+        description="Drift: the largest per-feature PSI above this (> 0). `RETRAIN_MAX_PSI`, "
+        "and the threshold of the `FeatureDriftHigh` alert.",
+    )
+    max_accuracy_drop: float = Field(
+        triggers.DEFAULT_MAX_ACCURACY_DROP,
+        description="Accuracy drop: online accuracy more than this fraction (0 to below 1) "
+        "under the champion's offline accuracy. `RETRAIN_MAX_ACCURACY_DROP`, and the "
+        "`OnlineAccuracyDrop` alert.",
+    )
+    min_labelled: int = Field(
+        triggers.DEFAULT_MIN_LABELLED,
+        description="Labelled inference-log rows (>= 1) of the champion version in the retrain "
+        "window needed before an accuracy drop counts. `RETRAIN_MIN_LABELLED`, and the "
+        "`OnlineAccuracyDrop` alert.",
+    )
 
     @field_validator(*_TRIGGER_CHECKS)
     @classmethod
@@ -569,14 +727,29 @@ class TriggersConfig(_Model):
 class TrainingConfig(_Model):
     """The retraining CronJob."""
 
-    schedule: Cron = "0 3 * * *"
-    triggers: TriggersConfig = TriggersConfig()
-    # RETRAIN_WINDOW_MINUTES: labelled inference-log rows from the last N minutes feed the online
-    # accuracy, the training set and the holdout.
-    data_window_minutes: int = DEFAULT_RETRAIN_WINDOW_MINUTES
-    # RETRAIN_MIN_ROWS: fewer labelled rows in the window and the run does not retrain.
-    min_training_rows: int = DEFAULT_RETRAIN_MIN_ROWS
-    resources: Resources
+    schedule: Cron = Field(
+        "0 3 * * *",
+        description="Retrain CronJob schedule (Kubernetes takes 5 fields). Each run is a check: "
+        "without a trigger (`training.triggers.policy`) it exits without training; runs never "
+        "overlap (`concurrencyPolicy: Forbid`).",
+    )
+    triggers: TriggersConfig = Field(
+        TriggersConfig(),
+        description="When a run retrains, and when the drift and accuracy alerts fire: one set "
+        "of values, validated by `mlops_contract.triggers`, so the CronJob and the alerts agree.",
+    )
+    data_window_minutes: int = Field(
+        DEFAULT_RETRAIN_WINDOW_MINUTES,
+        description="`RETRAIN_WINDOW_MINUTES`: labelled inference-log rows from the last N "
+        "minutes feed the online accuracy, the training set and the gate's holdout (1 to 10080: "
+        "at most 7 days of hour partitions per run).",
+    )
+    min_training_rows: int = Field(
+        DEFAULT_RETRAIN_MIN_ROWS,
+        description="`RETRAIN_MIN_ROWS`: with fewer labelled rows in the window the run does "
+        "not retrain and says why.",
+    )
+    resources: Resources = Field(description="The retrain job's.")
 
     @field_validator("data_window_minutes")
     @classmethod
@@ -602,10 +775,22 @@ class TrainingConfig(_Model):
 class ServingConfig(_Model):
     """The model server."""
 
-    replicas: Replicas = 1
-    max_replicas: Replicas = 1
-    poll_interval_seconds: Annotated[int, Field(ge=1, le=3600)] = 10
-    resources: Resources
+    replicas: Replicas = Field(
+        1,
+        description="Serving pods (the autoscaler's minimum); prod needs at least 3. A "
+        "PodDisruptionBudget (`maxUnavailable: 1`) when more than 1.",
+    )
+    max_replicas: Replicas = Field(
+        1,
+        description="The autoscaler's maximum (CPU 70%), at least `serving.replicas`; no "
+        "autoscaler when equal to it.",
+    )
+    poll_interval_seconds: Annotated[int, Field(ge=1, le=3600)] = Field(
+        10,
+        description="`MODEL_POLL_INTERVAL_SECONDS`: how often each replica asks the registry for "
+        "the alias; a promotion reaches every replica within this.",
+    )
+    resources: Resources = Field(description="Per serving pod.")
 
     @field_validator("replicas")
     @classmethod
@@ -626,20 +811,42 @@ class ServingConfig(_Model):
 class MonitoringConfig(_Model):
     """Prometheus retention, the trigger alerts' hold time and where Alertmanager sends alerts."""
 
-    retention: Duration = "2d"
-    # Persistent volumes (a claim per Prometheus / Alertmanager pod): history and silences survive
-    # a restart. Size Prometheus for `retention` worth of samples.
-    storage_size: Memory = "10Gi"
-    alertmanager_storage_size: Memory = "1Gi"
-    storage_class: DnsLabel | None = None
-    # How often Prometheus scrapes every target and evaluates the rules. 30s is the operator's
-    # default; a shorter one (dev) lets drift reach the alert and the retrain decision sooner.
-    scrape_interval: Annotated[str, AfterValidator(_check_hold)] = "30s"
-    # How long drift or an accuracy drop must last before its alert fires (the rules' `for:`).
-    trigger_hold: Annotated[str, AfterValidator(_check_hold)] = TRIGGER_HOLD
-    # A webhook URL (Slack, PagerDuty Events, Opsgenie, any HTTP receiver); a secret because
-    # webhook URLs carry their own credentials.
-    alert_receiver: SecureValue | None = None
+    retention: Duration = Field(
+        "2d", description="How long Prometheus keeps samples (`prometheusSpec.retention`)."
+    )
+    storage_size: Memory = Field(
+        "10Gi",
+        description="Prometheus's volume, one claim per replica, so history survives a restart; "
+        "size it for `retention` worth of samples.",
+    )
+    alertmanager_storage_size: Memory = Field(
+        "1Gi",
+        description="Alertmanager's volume: silences and the notification log survive a restart.",
+    )
+    storage_class: DnsLabel | None = Field(
+        None, description="StorageClass of both volumes; unset: the cluster's default."
+    )
+    scrape_interval: Hold = Field(
+        "30s",
+        description="How often Prometheus scrapes every target and evaluates the rules. 30s is "
+        "the operator's default; a shorter one (dev) lets drift reach the alert and the retrain "
+        "decision sooner.",
+    )
+    trigger_hold: Hold = Field(
+        TRIGGER_HOLD,
+        description="How long drift or an accuracy drop must last before `FeatureDriftHigh` / "
+        "`OnlineAccuracyDrop` fire (their `for:`). The retrain decision reads the signals, not "
+        "the alerts, so this changes when someone is told, not when the CronJob retrains.",
+    )
+    alert_receiver: SecureValue | None = Field(
+        None,
+        description="Alertmanager's webhook URL (Slack, PagerDuty Events, any HTTP receiver), a "
+        "secret because webhook URLs carry their own credentials: `pulumi config set --secret "
+        "--path monitoring.alertReceiver https://...`. Required in prod; unset: alerts reach a "
+        "`null` receiver (the Prometheus and Alertmanager UIs only). It goes into the "
+        "`alertmanager-config` Secret, never into the chart values; the committed stage and "
+        "prod files hold a placeholder ciphertext to replace.",
+    )
 
     @field_validator("alert_receiver", mode="after")
     @classmethod
@@ -657,28 +864,58 @@ class MonitoringConfig(_Model):
 class PlatformConfig(_Model):
     """Everything a stack can configure; see docs/config-reference.md."""
 
-    environment: Literal["dev", "stage", "prod"]
-    kube_context: Annotated[str, Field(min_length=1)]
-    namespaces: Namespaces = Namespaces()
-    quota: Quota = Quota()
-    secrets: SecretsConfig = SecretsConfig()
-    postgres: PostgresConfig
-    object_store: ObjectStoreConfig
-    mlflow: MlflowConfig
-    images: ImagesConfig
-    model_name: DnsLabel = registry.DEFAULT_MODEL_NAME
-    # The alias training promotes to and serving follows: one key, so they cannot differ.
-    model_alias: DnsLabel = registry.CHAMPION_ALIAS
-    training: TrainingConfig
-    serving: ServingConfig
-    # protect (and retainOnDelete where deleting the object deletes data) on the namespaces, the
-    # database Cluster and the object store's volume: `pulumi destroy` or a replacing rename
-    # cannot delete the registry. Off only for throwaway clusters (dev); docs/operations.md says
-    # how to destroy a protected stack on purpose.
-    protect_data: bool = True
+    environment: Literal["dev", "stage", "prod"] = Field(
+        description="Selects the environment's rules: `prod` requires `postgres.instances >= 3`, "
+        "`serving.replicas >= 3`, `protectData` and `monitoring.alertReceiver`."
+    )
+    kube_context: Annotated[str, Field(min_length=1)] = Field(
+        description="kubeconfig context of the program's one explicit Kubernetes provider "
+        "(never whatever `kubectl` points at)."
+    )
+    namespaces: Namespaces = Field(
+        Namespaces(), description="Names of the namespaces the platform creates."
+    )
+    quota: Quota = Field(
+        Quota(), description="ResourceQuota `platform-quota` in each app namespace."
+    )
+    secrets: SecretsConfig = Field(SecretsConfig(), description="Where credentials live.")
+    postgres: PostgresConfig = Field(
+        description="The CloudNativePG cluster that backs MLflow's registry."
+    )
+    object_store: ObjectStoreConfig = Field(
+        description="The S3 endpoint for artifacts, datasets, the inference log and backups."
+    )
+    mlflow: MlflowConfig = Field(description="The MLflow tracking server and registry.")
+    images: ImagesConfig = Field(
+        description="App images: built and pushed by the program, or prebuilt pinned refs."
+    )
+    model_name: DnsLabel = Field(
+        registry.DEFAULT_MODEL_NAME,
+        description="`MODEL_NAME` of the registered model, for training and serving.",
+    )
+    model_alias: DnsLabel = Field(
+        registry.CHAMPION_ALIAS,
+        description="`MODEL_ALIAS` for both apps: the registry alias training promotes to and "
+        "serving follows (one key, so they cannot differ). The former `serving.modelAlias` is "
+        "rejected with a message pointing here.",
+    )
+    training: TrainingConfig = Field(description="The retrain CronJob.")
+    serving: ServingConfig = Field(description="The model server.")
+    protect_data: bool = Field(
+        True,
+        description="`protect` and `retainOnDelete` on every namespace, the CloudNativePG "
+        "`Cluster` and the object store's volume: `pulumi destroy`, or a change that would "
+        "replace them, fails instead of deleting the registry and the artifacts. Required in "
+        "prod; off only for throwaway clusters (dev). Destroying a protected stack on purpose: "
+        "docs/operations.md.",
+    )
     # A mapping (not an instance) so the default is validated too, with the environment:
     # prod without a `monitoring` section must still fail on monitoring.alertReceiver.
-    monitoring: MonitoringConfig = Field(default_factory=dict)  # type: ignore[assignment]
+    monitoring: MonitoringConfig = Field(  # type: ignore[assignment]
+        default_factory=dict,
+        description="Prometheus retention and storage, the trigger alerts' hold time and where "
+        "Alertmanager sends alerts.",
+    )
 
     @field_validator("protect_data")
     @classmethod

@@ -1,6 +1,9 @@
 """Compare two offline renders of one stack: objects, Helm releases and other Pulumi resources.
 
 A render is what `python -m infra.render` writes: `manifests/*.yaml` and `resources.json`.
+Besides inputs, each resource's Pulumi options (protect, retainOnDelete, dependsOn, ...) are
+compared: the engine acts on them (an unprotected Cluster can be deleted), so a review must see
+them move even when no manifest field does.
 They are read here with yaml/json only, never through infra.render, so the comparison does not
 import the Pulumi program it reviews (the base tree's program may differ from this one).
 """
@@ -46,10 +49,11 @@ class ObjectRef:
 
 @dataclass(frozen=True)
 class ObjectChange:
-    """An object present in both renders with different content."""
+    """An object present in both renders with different content or Pulumi options."""
 
     ref: ObjectRef
     fields: list[FieldChange]
+    options: list[FieldChange] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ class ResourceChange:
     """A Pulumi-side resource (Helm release, provider, password...) added, removed or changed.
 
     For Helm releases chart/old_version/new_version are set; fields are input changes
-    other than the version.
+    other than the version; options are changes of its Pulumi options.
     """
 
     type: str
@@ -67,6 +71,7 @@ class ResourceChange:
     old_version: str | None = None
     new_version: str | None = None
     fields: list[FieldChange] = field(default_factory=list)
+    options: list[FieldChange] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -89,9 +94,8 @@ class StackDiff:
         """Return one line of counts, zeros left out, e.g. "1 object changed (1 field)"."""
         if self.empty:
             return "no changes"
-        n_fields = sum(len(c.fields) for c in self.changed)
         objects = [
-            f"{_count(len(self.changed), 'object')} changed ({_count(n_fields, 'field')})"
+            f"{_count(len(self.changed), 'object')} changed ({self._what_changed()})"
             if self.changed
             else "",
             f"{_count(len(self.added), 'object')} added" if self.added else "",
@@ -106,6 +110,13 @@ class StackDiff:
         ]
         return "; ".join(p for p in parts if p)
 
+    def _what_changed(self) -> str:
+        n_fields = sum(len(c.fields) for c in self.changed)
+        n_options = sum(len(c.options) for c in self.changed)
+        counts = [_count(n_fields, "field") if n_fields or not n_options else ""]
+        counts.append(_count(n_options, "Pulumi option") if n_options else "")
+        return ", ".join(c for c in counts if c)
+
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
@@ -117,6 +128,8 @@ class Render:
 
     objects: dict[ObjectRef, dict[str, Any]]
     resources: dict[tuple[str, str], dict[str, Any]]
+    # The Pulumi options of each object's resource (see options_of).
+    object_options: dict[ObjectRef, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def empty(cls) -> Render:
@@ -134,13 +147,45 @@ class Render:
                     ref = ObjectRef(doc["kind"], meta.get("namespace") or "", meta["name"])
                     objects[ref] = doc
         records = json.loads((out_dir / "resources.json").read_text(encoding="utf-8"))
-        resources = {
-            (r["type"], r["name"]): r
-            for r in records
-            if not r["type"].startswith("kubernetes:")
-            or r["type"].startswith(_NOT_MANIFEST_PREFIXES)
+        resources = {(r["type"], r["name"]): r for r in records if not _is_manifest(r["type"])}
+        object_options = {
+            _manifest_ref(r): options_of(r) for r in records if _is_manifest(r["type"])
         }
-        return cls(objects, resources)
+        return cls(objects, resources, object_options)
+
+
+def _is_manifest(type_token: str) -> bool:
+    return type_token.startswith("kubernetes:") and not type_token.startswith(
+        _NOT_MANIFEST_PREFIXES
+    )
+
+
+def _manifest_ref(record: dict[str, Any]) -> ObjectRef:
+    """Return the ref of the object a manifest record renders to (kind as the render sets it)."""
+    inputs = record["inputs"]
+    meta = inputs.get("metadata") or {}
+    kind = inputs.get("kind") or record["type"].split(":", 2)[2]
+    return ObjectRef(str(kind), meta.get("namespace") or "", str(meta.get("name")))
+
+
+def options_of(record: dict[str, Any]) -> dict[str, Any]:
+    """Return a resources.json record's Pulumi options, with its `depends_on` as `dependsOn`."""
+    options = dict(record.get("options") or {})
+    if "depends_on" in record:
+        options["dependsOn"] = record["depends_on"]
+    return options
+
+
+def diff_options(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[FieldChange]:
+    """Return the changes of Pulumi options, on the options both renders record.
+
+    A base rendered before an option was recorded lacks that key: it is not compared, rather
+    than shown as added on every resource.
+    """
+    if old is None or new is None:
+        return []
+    common = [k for k in old if k in new]
+    return diff({k: old[k] for k in common}, {k: new[k] for k in common})
 
 
 def is_credential_path(segments: tuple[str, ...]) -> bool:
@@ -164,8 +209,9 @@ def compare(stack: str, base: Render, head: Render) -> StackDiff:
     changed = []
     for ref in sorted(base.objects.keys() & head.objects.keys()):
         fields = diff(base.objects[ref], head.objects[ref], _object_hidden(ref.kind))
-        if fields:
-            changed.append(ObjectChange(ref, fields))
+        options = diff_options(base.object_options.get(ref), head.object_options.get(ref))
+        if fields or options:
+            changed.append(ObjectChange(ref, fields, options))
     releases: list[ResourceChange] = []
     resources: list[ResourceChange] = []
     for key in sorted(base.resources.keys() | head.resources.keys()):
@@ -198,6 +244,7 @@ def _compare_resource(
     rest = [
         f for f in diff(old_in, new_in, is_credential_path) if not (helm and f.path == "version")
     ]
-    if not rest and old_version == new_version:
+    options = diff_options(options_of(old), options_of(new))
+    if not rest and not options and old_version == new_version:
         return None
-    return ResourceChange(typ, name, "changed", chart, old_version, new_version, rest)
+    return ResourceChange(typ, name, "changed", chart, old_version, new_version, rest, options)

@@ -23,6 +23,15 @@ DEFAULT_BRANCHES = ("main", "origin/main")
 # that are installed in editable mode from the working tree, not from the base).
 _SOURCE_ROOTS = ("contract/src",)
 RENDER_TIMEOUT_SECONDS = 300
+# Every render runs with no git repository in sight (GIT_DIR names none), so a program that asks
+# `git rev-parse HEAD` (the images' GIT_COMMIT build arg) gets its no-git fallback on both sides.
+# The base tree is an archive outside git anyway; without this the working tree would render its
+# commit, and a stack that builds images would differ between any two commits on that alone.
+NO_GIT_ENV = {"GIT_DIR": os.devnull}
+BUILD_COMMIT_NOTE = (
+    "Both sides render without git: image builds' `GIT_COMMIT` build arg (new with every "
+    "commit) is the program's no-git fallback on both, so it is never shown as a change."
+)
 
 
 class DiffError(RuntimeError):
@@ -93,7 +102,7 @@ def _render(job: RenderJob) -> None:
     if not (job.tree / "infra" / "render.py").is_file():
         raise DiffError(f"{job.tree} has no infra/render.py: pick a newer base")
     paths = [str(job.tree), *(str(job.tree / root) for root in _SOURCE_ROOTS)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), **NO_GIT_ENV}
     cmd = [sys.executable, "-m", "infra.render", "--stack", job.stack, "--out", str(job.out_dir)]
     try:
         proc = subprocess.run(  # noqa: S603  # fixed argv, no shell

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from infra.diff.compare import ObjectRef, ResourceChange, StackDiff
+from infra.diff.renders import BUILD_COMMIT_NOTE
 from infra.diff.structure import FieldChange
 
 # A value longer than this is cut in the Markdown report (the JSON report keeps it whole).
@@ -34,9 +35,13 @@ def _multiline(old: Any, new: Any) -> bool:
     return isinstance(old, str) and isinstance(new, str) and ("\n" in old or "\n" in new)
 
 
-def field_lines(f: FieldChange) -> list[str]:
+# Before the path of a Pulumi option change: it is no manifest field, the engine acts on it.
+OPTION_LABEL = "Pulumi option "
+
+
+def field_lines(f: FieldChange, label: str = "") -> list[str]:
     """Return the Markdown bullet (and diff block, for multi-line text) of one field change."""
-    path = _code(f.path)
+    path = label + _code(f.path)
     if f.hidden:
         return [f"- {path}: {f.change} (secret value not shown)"]
     if f.change == "added":
@@ -79,7 +84,7 @@ def _stack_section(d: StackDiff) -> list[str]:
         lines += ["**Changed objects**", ""]
         for c in d.changed:
             lines.append(f"- {_ref(c.ref)}")
-            lines += [f"  {line}" if line else "" for f in c.fields for line in field_lines(f)]
+            lines += _indented(c.fields, c.options)
         lines.append("")
     for title, refs in (("Added objects", d.added), ("Removed objects", d.removed)):
         if refs:
@@ -89,15 +94,24 @@ def _stack_section(d: StackDiff) -> list[str]:
             lines += [f"**{title}**", ""]
             for r in changes:
                 lines.append(_resource_line(r))
-                lines += [f"  {line}" if line else "" for f in r.fields for line in field_lines(f)]
+                lines += _indented(r.fields, r.options)
             lines.append("")
     return lines
+
+
+def _indented(fields: list[FieldChange], options: list[FieldChange]) -> list[str]:
+    """Return the nested bullets of an object's field changes, then its option changes."""
+    lines = [line for f in fields for line in field_lines(f)]
+    lines += [line for f in options for line in field_lines(f, OPTION_LABEL)]
+    return [f"  {line}" if line else "" for line in lines]
 
 
 def markdown(base_label: str, base_commit: str, diffs: list[StackDiff]) -> str:
     """Return the whole report: a summary table, then one section per stack."""
     lines = [
         f"## Infrastructure diff: {_code(base_label)} ({base_commit[:12]}) → working tree",
+        "",
+        BUILD_COMMIT_NOTE,
         "",
         "| stack | summary |",
         "| --- | --- |",
@@ -127,8 +141,16 @@ def to_json(base_label: str, base_commit: str, diffs: list[StackDiff]) -> str:
     for d in diffs:
         resources = []
         for r in [*d.releases, *d.resources]:
-            item = {k: v for k, v in dataclasses.asdict(r).items() if k != "fields"}
-            resources.append({**item, "fields": [_field_json(f) for f in r.fields]})
+            item = {
+                k: v for k, v in dataclasses.asdict(r).items() if k not in ("fields", "options")
+            }
+            resources.append(
+                {
+                    **item,
+                    "fields": [_field_json(f) for f in r.fields],
+                    "options": [_field_json(f) for f in r.options],
+                }
+            )
         stacks.append(
             {
                 "stack": d.stack,
@@ -136,11 +158,19 @@ def to_json(base_label: str, base_commit: str, diffs: list[StackDiff]) -> str:
                 "added": [dataclasses.asdict(r) for r in d.added],
                 "removed": [dataclasses.asdict(r) for r in d.removed],
                 "changed": [
-                    {**dataclasses.asdict(c.ref), "fields": [_field_json(f) for f in c.fields]}
+                    {
+                        **dataclasses.asdict(c.ref),
+                        "fields": [_field_json(f) for f in c.fields],
+                        "options": [_field_json(f) for f in c.options],
+                    }
                     for c in d.changed
                 ],
                 "resources": resources,
             }
         )
-    document = {"base": {"ref": base_label, "commit": base_commit}, "stacks": stacks}
+    document = {
+        "base": {"ref": base_label, "commit": base_commit},
+        "notes": [BUILD_COMMIT_NOTE],
+        "stacks": stacks,
+    }
     return json.dumps(document, indent=2, sort_keys=True) + "\n"

@@ -7,9 +7,10 @@ import re
 from typing import Any
 
 from infra import versions
-from tests.diff.gitrepo import Repo, git
+from tests.diff.gitrepo import REPO_ROOT, Repo, git
 
 SERVING = {"kind": "Deployment", "namespace": "mlops-serving", "name": "serving"}
+PLATFORM_NAMESPACES = ("platform", "training", "serving", "monitoring")
 
 
 def _json_report(repo: Repo, *args: str) -> dict[str, Any]:
@@ -33,9 +34,7 @@ def test_changed_replicas_show_exactly_that_field_on_that_deployment(repo: Repo)
     repo.edit_stack("stage", more_replicas)
     repo.commit("stage: one more serving replica")
 
-    # prod is the untouched stack: dev builds its images from the commit (GIT_COMMIT build arg),
-    # so dev legitimately differs between any two commits.
-    stacks = _json_report(repo, "--base", "HEAD~1", "--stack", "prod", "--stack", "stage")
+    stacks = _json_report(repo, "--base", "HEAD~1")
 
     stage = stacks["stage"]
     serving = _object(stage, SERVING)
@@ -46,8 +45,11 @@ def test_changed_replicas_show_exactly_that_field_on_that_deployment(repo: Repo)
     others = {(c["kind"], c["name"]) for c in stage["changed"]} - {("Deployment", "serving")}
     assert others <= {("HorizontalPodAutoscaler", "serving")}
     assert stage["added"] == stage["removed"] == stage["resources"] == []
-    assert stacks["prod"]["summary"] == "no changes"
-    assert stacks["prod"]["changed"] == []
+    # Untouched: prod, and dev, whose images build with the commit as GIT_COMMIT (both sides
+    # render without git, so the commit is the same fallback on both).
+    for untouched in ("dev", "prod"):
+        assert stacks[untouched]["summary"] == "no changes"
+        assert stacks[untouched]["changed"] == stacks[untouched]["resources"] == []
 
 
 def test_changed_chart_version_shows_in_the_release(repo: Repo) -> None:
@@ -112,6 +114,62 @@ def test_a_secret_value_change_shows_only_that_it_changed(repo: Repo) -> None:
         ]
     assert "- `stringData.AWS_ACCESS_KEY_ID`: changed (secret value not shown)" in markdown.stdout
     assert "merge-base(HEAD, main)" in markdown.stdout
+
+
+def test_unprotecting_data_shows_protect_and_retain_on_each_protected_object(repo: Repo) -> None:
+    def unprotect(keys: dict[str, Any]) -> None:
+        keys["protectData"] = False
+
+    repo.edit_stack("stage", unprotect)
+    repo.commit("stage: unprotect the data")
+
+    stage = _json_report(repo, "--base", "HEAD~1", "--stack", "stage")["stage"]
+    markdown = repo.run_diff("--base", "HEAD~1", "--stack", "stage")
+
+    # No manifest field moves: only the options the engine acts on, on every protected object.
+    unprotected = [
+        {"path": "protect", "change": "changed", "old": True, "new": False},
+        {"path": "retainOnDelete", "change": "changed", "old": True, "new": False},
+    ]
+    assert {(c["kind"], c["name"]) for c in stage["changed"]} == {
+        ("Cluster", "mlflow-db"),
+        ("PersistentVolumeClaim", "seaweedfs"),
+        *(
+            ("Namespace", ns)
+            for ns in ("cnpg-system", *(f"mlops-{n}" for n in PLATFORM_NAMESPACES))
+        ),
+    }
+    for obj in stage["changed"]:
+        assert (obj["fields"], obj["options"]) == ([], unprotected), obj
+    assert stage["summary"] == "7 objects changed (14 Pulumi options)"
+    cluster = markdown.stdout.split("- **Cluster** `mlops-platform/mlflow-db`\n", 1)[1]
+    assert cluster.startswith(
+        "  - Pulumi option `protect`: `true` → `false`\n"
+        "  - Pulumi option `retainOnDelete`: `true` → `false`\n"
+    )
+
+
+def _readme_sample() -> str:
+    """The first sample report in README.md, without its first line (the base and commit)."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    sample = readme.split("````markdown\n", 1)[1].split("````", 1)[0]
+    return sample.split("\n", 1)[1]
+
+
+def test_the_readme_sample_report_is_what_that_change_prints(repo: Repo) -> None:
+    def as_in_the_readme(keys: dict[str, Any]) -> None:
+        keys["serving"]["replicas"] = 3
+        keys["modelAlias"] = "production"
+
+    repo.edit_stack("stage", as_in_the_readme)
+    repo.commit("stage: the README's sample change")
+
+    proc = repo.run_diff("--base", "HEAD~1")
+
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n", 1)[1] == _readme_sample(), (
+        "README.md's first sample report is stale: run the change it names and paste the report"
+    )
 
 
 def test_an_unknown_base_fails_naming_it(repo: Repo) -> None:

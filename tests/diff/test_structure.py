@@ -128,3 +128,24 @@ def test_report_shows_multiline_text_as_a_diff_and_empty_stacks_as_no_changes() 
     block = ["```diff", "--- old", "+++ new", "@@ -1,3 +1,3 @@", " a", "-b", "+B", " c", "```"]
     # Indented under the field's bullet, itself under the object's bullet.
     assert "\n".join(f"    {line}" for line in block) in text
+
+
+def test_option_changes_show_and_options_one_side_never_recorded_are_not_compared() -> None:
+    ref = ObjectRef("Cluster", "n", "db")
+    obj = {"kind": "Cluster", "metadata": {"name": "db", "namespace": "n"}}
+    old = Render({ref: obj}, {}, {ref: {"protect": True, "dependsOn": ["ns"]}})
+    new = Render({ref: obj}, {}, {ref: {"protect": True, "dependsOn": ["ns", "operator"]}})
+    # A base rendered before `retainOnDelete` was recorded: no key, so no change claimed.
+    newer = Render(
+        {ref: obj}, {}, {ref: {"protect": True, "dependsOn": ["ns"], "retainOnDelete": True}}
+    )
+
+    stack = compare("prod", old, new)
+
+    assert stack.changed == [
+        ObjectChange(ref, [], [FieldChange("dependsOn", "changed", ["ns"], ["ns", "operator"])])
+    ]
+    assert stack.summary() == "1 object changed (1 Pulumi option)"
+    text = markdown("main", "abc", [stack])
+    assert '  - Pulumi option `dependsOn`: `["ns"]` → `["ns", "operator"]`' in text
+    assert compare("prod", old, newer).empty
