@@ -121,7 +121,11 @@ def endpoints(cfg: PostgresConfig, namespace: str) -> PostgresEndpoints:
 
 
 def api_clients(cfg: PostgresConfig, namespace: str) -> dict[str, k8s.Endpoint]:
-    """Return the pods that call the API server: instances, operator, plugin (with backups)."""
+    """Return the pods that call the API server: instances, operator, plugin (with backups).
+
+    The instance label is also on the initdb and join Jobs' pods, whose instance manager calls
+    the API too.
+    """
     found = {
         "postgres-instances": k8s.Endpoint(
             namespace=namespace, pods=pods(cfg.cluster_name), ports=()
