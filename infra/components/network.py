@@ -219,7 +219,7 @@ def app_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
     mon, serving, operator = args.monitoring, args.serving, args.postgres.operator
     plugin = args.postgres.backup_plugin
     to_mlflow = _to(args.mlflow)
-    # Prometheus runs in chart pods whose labels the platform does not set: the whole namespace.
+    # Retrain queries Prometheus and pushes to the Pushgateway: their ports, namespace-wide.
     retrain_ports = _ports(*mon.prometheus.ports, *mon.pushgateway.ports)
     return [
         _policy(
