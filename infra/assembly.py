@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as kubernetes
+from mlops_contract import serving as serving_contract
 
 from infra.components import (
     mlflow,
@@ -22,10 +23,12 @@ from infra.components import (
 )
 from infra.components.external_secrets import StoreBackend
 from infra.components.images import Images
+from infra.components.ingress import Backend, PlatformIngress, public_url
+from infra.components.kube import ServiceFacts
 from infra.components.mlflow import MlflowServer, MlflowServerArgs
 from infra.components.monitoring import Monitoring, MonitoringArgs
 from infra.components.namespaces import Namespaces, NamespacesArgs
-from infra.components.network import NetworkPolicies, NetworkPoliciesArgs
+from infra.components.network import NetworkPolicies, NetworkPoliciesArgs, home
 from infra.components.objectstore import ObjectStore, ObjectStoreArgs
 from infra.components.openbao import OpenbaoStore
 from infra.components.postgres import BackupStore, Postgres, PostgresArgs
@@ -112,6 +115,36 @@ def _secret_store(
     )
 
 
+def ingress_backends(
+    mlflow_facts: ServiceFacts,
+    serving_facts: ServiceFacts,
+    monitoring: monitoring_specs.MonitoringEndpoints,
+) -> dict[str, Backend]:
+    """Return what an Ingress may route to, from the owners' published facts (pure)."""
+    return {
+        "mlflow": Backend(
+            namespace=home(mlflow_facts.endpoint),
+            service=mlflow_facts.service_name,
+            port=mlflow_facts.port,
+            pods=mlflow_facts.endpoint,
+        ),
+        "grafana": Backend(
+            namespace=home(monitoring.grafana),
+            service=monitoring_specs.GRAFANA_SERVICE,
+            port=monitoring_specs.GRAFANA_SERVICE_PORT,
+            pods=monitoring.grafana,
+        ),
+        # The model API only: /metrics and the probes stay in-cluster.
+        "serving": Backend(
+            namespace=home(serving_facts.endpoint),
+            service=serving_facts.service_name,
+            port=serving_facts.port,
+            pods=serving_facts.endpoint,
+            paths=tuple((path, "Exact") for path in serving_contract.API_ROUTES),
+        ),
+    }
+
+
 def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
     """Create every platform resource for cfg and return the stack outputs."""
     # An explicit provider pinned to the stack's kube context: the default provider is disabled
@@ -170,6 +203,7 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
         ),
         opts=opts,
     )
+    routes = cfg.ingress.routes()
     server = MlflowServer(
         "mlflow",
         MlflowServerArgs(
@@ -180,6 +214,7 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             s3_endpoint=store.url,
             s3_region=cfg.object_store.region,
             artifacts_bucket=cfg.object_store.artifacts_bucket,
+            public_hosts=(routes["mlflow"].host,) if "mlflow" in routes else (),
             depends_on=(database.cluster, store.ready, *secret_deps),
         ),
         opts=opts,
@@ -243,10 +278,20 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             config=cfg.monitoring,
             triggers=triggers,
             targets=scraped if store.scrape_target is None else (*scraped, store.scrape_target),
+            grafana_url=public_url(routes["grafana"]) if "grafana" in routes else None,
             depends_on=ns_deps + secret_deps,
         ),
         opts=opts,
     )
+    backends = ingress_backends(server.facts, serving.facts, monitoring.endpoints)
+    if routes:
+        PlatformIngress(
+            "ingress",
+            cfg.ingress,
+            backends,
+            depends_on=ns_deps,
+            opts=opts,
+        )
     NetworkPolicies(
         "network",
         NetworkPoliciesArgs(
@@ -260,6 +305,10 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             secret_store=None
             if cfg.secrets.openbao is None
             else openbao.endpoints(cfg.secrets.openbao),
+            control_plane=tuple(cfg.network.control_plane_cidrs),
+            gateway_namespace=cfg.network.gateway_namespace,
+            ingress_controller=cfg.ingress.controller_namespace if routes else None,
+            published={name: backends[name].pods for name in routes},
             depends_on=ns_deps,
         ),
         opts=opts,

@@ -8,6 +8,7 @@ exists, with one `ConfigError` that lists every problem by its YAML key path.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -50,6 +51,17 @@ _DURATION = re.compile(r"^[0-9]+(ms|s|m|h|d|w|y)$")
 _HOLD = re.compile(r"^[1-9][0-9]*(s|m|h)$")
 # Barman's retention policy: a number of days, weeks or months (the ObjectStore CRD's pattern).
 _RETENTION = re.compile(r"^[1-9][0-9]*[dwm]$")
+# A DNS name an Ingress can route (RFC 1123 subdomain, no wildcard: each host gets its own TLS
+# certificate from the cluster issuer).
+_HOST = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$"
+)
+# Stages whose prebuilt image references must carry a digest: what ran in stage is what prod
+# runs, byte for byte (a tag can be re-pushed between the two).
+DIGEST_ENVIRONMENTS = ("stage", "prod")
+# Any IPv4 address: accepted for the control plane only outside prod (its address is unknown on
+# a laptop cluster).
+ANY_ADDRESS = "0.0.0.0/0"
 # The retrain reads labelled inference-log rows over this window: at most a week of hour
 # partitions, so one run's listing and download stay bounded.
 MAX_DATA_WINDOW_MINUTES = 7 * 24 * 60
@@ -154,6 +166,22 @@ def _check_hold(v: str) -> str:
     return v
 
 
+def _check_cidr(v: str) -> str:
+    try:
+        network = ipaddress.ip_network(v, strict=True)
+    except ValueError:
+        raise ValueError(
+            f"a CIDR block like '10.0.0.0/24' or '192.0.2.10/32' (host bits zero) (got {v!r})"
+        ) from None
+    return str(network)
+
+
+def _check_host(v: str) -> str:
+    if not _HOST.match(v):
+        raise ValueError(f"a lowercase DNS name like 'mlflow.example.com' (got {v!r})")
+    return v
+
+
 @dataclass(frozen=True)
 class TypeLabel:
     """How the config reference names a value's type (docs/config-reference.md, generated)."""
@@ -168,6 +196,8 @@ DnsLabel = Annotated[str, AfterValidator(_check_dns_label), TypeLabel("DNS label
 Cron = Annotated[str, AfterValidator(_check_cron), TypeLabel("5-field cron")]
 Duration = Annotated[str, AfterValidator(_check_duration), TypeLabel("duration (`15d`, `12h`)")]
 Hold = Annotated[str, AfterValidator(_check_hold), TypeLabel("duration in `s`, `m` or `h`")]
+Cidr = Annotated[str, AfterValidator(_check_cidr), TypeLabel("CIDR block")]
+Host = Annotated[str, AfterValidator(_check_host), TypeLabel("DNS name")]
 Replicas = Annotated[int, Field(ge=1)]
 
 
@@ -667,6 +697,19 @@ class ImagesConfig(_Model):
             raise ValueError("not used when images.build is true (the program builds it)")
         return v
 
+    @field_validator("training", "serving", mode="after")
+    @classmethod
+    def _digest_in_stage_and_prod(cls, v: str | None, info: ValidationInfo) -> str | None:
+        # A tag can be moved to other bytes after stage verified it; a digest cannot.
+        env = _environment(info)
+        if v is not None and env in DIGEST_ENVIRONMENTS and "@sha256:" not in v:
+            raise ValueError(
+                f"a digest reference in {env} (got the tag-only {v!r}); pin the pushed image "
+                f"as {v.split('@')[0]}@sha256:<digest> (`docker buildx imagetools inspect "
+                f"{v}` prints it)"
+            )
+        return v
+
 
 # Each trigger key is checked by the contract class that uses it: its error is the config error.
 _TRIGGER_CHECKS: dict[str, Callable[[Any], object]] = {
@@ -861,6 +904,134 @@ class MonitoringConfig(_Model):
         return v
 
 
+class NetworkConfig(_Model):
+    """Where the platform's traffic may come from and go to, beyond its own namespaces."""
+
+    control_plane_cidrs: list[Cidr] = Field(
+        default_factory=lambda: [ANY_ADDRESS],
+        min_length=1,
+        description=(
+            "The Kubernetes API server's addresses (the endpoints of the `kubernetes` Service, "
+            "as CIDR blocks). Only the pods that call the API (operators, Prometheus service "
+            "discovery, kube-state-metrics, Grafana's sidecars, the Postgres instance managers) "
+            "may reach these on 443/6443. The default, any address, works on every cluster "
+            "and is refused in prod: set the real range there."
+        ),
+    )
+    gateway_namespace: DnsLabel | None = Field(
+        default=None,
+        description=(
+            "The namespace of the API gateway (or any in-cluster client tier) allowed to call "
+            "serving. Unset: only Prometheus (and the ingress controller, when `ingress` is "
+            "enabled) reach serving, so nothing else can send `/predict` or `/feedback`."
+        ),
+    )
+
+    @field_validator("control_plane_cidrs")
+    @classmethod
+    def _prod_names_the_control_plane(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        if _environment(info) == "prod" and ANY_ADDRESS in v:
+            raise ValueError(
+                f"{ANY_ADDRESS!r} opens every address on the API ports in prod; set the API "
+                "server's addresses (`kubectl get endpointslices -n default -l "
+                "kubernetes.io/service-name=kubernetes`), e.g. ['10.0.0.0/28'] "
+                "(docs/operations.md, 'Network')"
+            )
+        return v
+
+
+class IngressRoute(_Model):
+    """One public host name for one platform Service, with its TLS certificate Secret."""
+
+    host: Host = Field(
+        description="The public DNS name the Ingress routes to this Service (its TLS SAN)."
+    )
+    tls_secret: DnsLabel = Field(
+        description=(
+            "The Secret cert-manager writes the host's certificate into (in the Service's "
+            "namespace); named per host so renewing one never touches another."
+        ),
+    )
+
+
+class IngressConfig(_Model):
+    """Optional HTTPS Ingress for MLflow, Grafana and serving (certificates from cert-manager)."""
+
+    enabled: bool = Field(
+        default=False,
+        description=(
+            "Create the Ingress objects. Off by default: nothing is reachable from outside the "
+            "cluster unless a stack asks for it (dev uses `kubectl port-forward`)."
+        ),
+    )
+    class_name: DnsLabel | None = Field(
+        default=None,
+        description="The IngressClass that serves the routes (e.g. 'nginx'); required if enabled.",
+    )
+    cluster_issuer: DnsLabel | None = Field(
+        default=None,
+        description=(
+            "The cert-manager ClusterIssuer that signs each host's certificate "
+            "(`cert-manager.io/cluster-issuer`); required if enabled. Installing cert-manager "
+            "and the issuer is a cluster prerequisite (docs/operations.md)."
+        ),
+    )
+    controller_namespace: DnsLabel = Field(
+        default="ingress-nginx",
+        description=(
+            "The ingress controller's namespace: the only namespace the NetworkPolicies admit "
+            "to the exposed Services' ports (ingress-nginx's default namespace)."
+        ),
+    )
+    mlflow: IngressRoute | None = Field(
+        default=None,
+        description="MLflow's public host and TLS Secret; unset: MLflow stays in-cluster.",
+    )
+    grafana: IngressRoute | None = Field(
+        default=None,
+        description="Grafana's public host and TLS Secret; unset: Grafana stays in-cluster.",
+    )
+    serving: IngressRoute | None = Field(
+        default=None,
+        description=(
+            "Serving's public host and TLS Secret (only the model API paths are routed, never "
+            "/metrics); unset: serving stays in-cluster."
+        ),
+    )
+
+    @field_validator("class_name", "cluster_issuer", mode="after")
+    @classmethod
+    def _enabled_needs(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("enabled") and v is None:
+            key = to_camel(info.field_name or "")
+            example = "nginx" if key == "className" else "letsencrypt"
+            raise ValueError(
+                f"required when ingress.enabled is true (e.g. ingress.{key}: {example})"
+            )
+        return v
+
+    @field_validator("serving", mode="after")
+    @classmethod
+    def _enabled_routes_something(
+        cls, v: IngressRoute | None, info: ValidationInfo
+    ) -> IngressRoute | None:
+        # Validated last: mlflow and grafana are in info.data by now.
+        routes = [v, info.data.get("mlflow"), info.data.get("grafana")]
+        if info.data.get("enabled") and all(r is None for r in routes):
+            raise ValueError(
+                "ingress.enabled is true but no Service has a route; set ingress.mlflow, "
+                "ingress.grafana or ingress.serving ({host: ..., tlsSecret: ...})"
+            )
+        return v
+
+    def routes(self) -> dict[str, IngressRoute]:
+        """Return the configured routes by Service ('mlflow', 'grafana', 'serving'), if enabled."""
+        if not self.enabled:
+            return {}
+        found = {"mlflow": self.mlflow, "grafana": self.grafana, "serving": self.serving}
+        return {name: route for name, route in found.items() if route is not None}
+
+
 class PlatformConfig(_Model):
     """Everything a stack can configure; see docs/config-reference.md."""
 
@@ -915,6 +1086,21 @@ class PlatformConfig(_Model):
         default_factory=dict,
         description="Prometheus retention and storage, the trigger alerts' hold time and where "
         "Alertmanager sends alerts.",
+    )
+    # A mapping for the same reason: prod without a `network` section must fail on the CIDR.
+    network: NetworkConfig = Field(  # type: ignore[assignment]
+        default_factory=dict,
+        description=(
+            "The control-plane addresses and the gateway namespace the NetworkPolicies admit; "
+            "defaults open the API ports to any address outside prod and serving to no gateway."
+        ),
+    )
+    ingress: IngressConfig = Field(
+        default_factory=IngressConfig,
+        description=(
+            "Optional HTTPS Ingress for MLflow, Grafana and serving; off unless enabled, so "
+            "nothing is published outside the cluster by default."
+        ),
     )
 
     @field_validator("protect_data")

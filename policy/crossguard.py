@@ -36,6 +36,7 @@ _DESCRIPTIONS = {
     "or URI.",
     "service-not-exposed": "No Service of type LoadBalancer or NodePort, nor with externalIPs: "
     "exposure only through the Ingress or gateway.",
+    "ingress-tls": "Every Ingress rule names a host that its spec.tls covers; no default backend.",
 }
 _STACK_DESCRIPTION = (
     "Cross-object rules: restricted pod security in app namespaces, references that exist, "

@@ -4,7 +4,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from policy.credentials import check_credentials
-from policy.exposure import check_service_exposure
+from policy.exposure import check_ingress_tls, check_service_exposure
 from policy.images import check_images
 from policy.monitoring import check_monitors, prometheus_release_label
 from policy.network import check_default_deny, check_namespaces, check_network_policy_selectors
@@ -25,6 +25,7 @@ OBJECT_RULES: dict[str, ObjectRule] = {
     "image-pinned": check_images,
     "no-literal-credentials": check_credentials,
     "service-not-exposed": check_service_exposure,
+    "ingress-tls": check_ingress_tls,
 }
 
 # Rules that need every object of the stack.

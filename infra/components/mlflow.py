@@ -43,6 +43,7 @@ class MlflowServerArgs:
         s3_endpoint: S3 endpoint URL.
         s3_region: S3 region.
         artifacts_bucket: bucket behind `mlflow-artifacts:/` (the server proxies it).
+        public_hosts: host names an Ingress publishes the server under (Host headers to accept).
         depends_on: resources to wait for (database, buckets, Secrets).
     """
 
@@ -53,6 +54,7 @@ class MlflowServerArgs:
     s3_endpoint: str
     s3_region: str
     artifacts_bucket: str
+    public_hosts: tuple[str, ...] = ()
     depends_on: tuple[pulumi.Resource, ...] = ()
 
 
@@ -91,10 +93,13 @@ def secret_args(namespace: str) -> SecretStoreArgs:
     )
 
 
-def allowed_hosts(namespace: str) -> list[str]:
-    """Return the Host headers MLflow accepts: its in-cluster DNS names, with and without port."""
+def allowed_hosts(namespace: str, public: tuple[str, ...] = ()) -> list[str]:
+    """Return the Host headers MLflow accepts: its in-cluster DNS names, with and without port.
+
+    public: the hosts an Ingress publishes it under (the controller forwards their Host header).
+    """
     names = [*k8s.service_dns(NAME, namespace), "localhost"]
-    return [*names, *[f"{n}:{PORT}" for n in names], *POD_IP_HOSTS]
+    return [*names, *[f"{n}:{PORT}" for n in names], *POD_IP_HOSTS, *public]
 
 
 def _env(args: MlflowServerArgs) -> list[dict[str, Any]]:
@@ -122,7 +127,7 @@ def server_args(args: MlflowServerArgs) -> list[str]:
         f"s3://{args.artifacts_bucket}",
         "--serve-artifacts",
         "--allowed-hosts",
-        ",".join(allowed_hosts(args.namespace)),
+        ",".join(allowed_hosts(args.namespace, args.public_hosts)),
         "--host",
         "0.0.0.0",  # noqa: S104  # the pod IP is the only interface; the Service fronts it
         "--port",

@@ -28,6 +28,7 @@ class MonitoringArgs:
             would retrain.
         targets: the other components' scrape jobs (ServiceMonitors / PodMonitors to create);
             the Pushgateway's own job is added here.
+        grafana_url: Grafana's public https:// URL when an Ingress publishes it (its root_url).
         depends_on: namespaces and the Secrets of `monitoring_specs.secret_args`.
     """
 
@@ -35,6 +36,7 @@ class MonitoringArgs:
     config: MonitoringConfig
     triggers: Triggers
     targets: tuple[scrape.ScrapeTarget, ...]
+    grafana_url: str | None = None
     depends_on: tuple[pulumi.Resource, ...] = ()
 
 
@@ -96,7 +98,7 @@ class Monitoring(pulumi.ComponentResource):
             chart,
             release=scrape.RELEASE,
             namespace=ns,
-            values=specs.chart_values(args.config),
+            values=specs.chart_values(args.config, ns, args.grafana_url),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*crds, *args.depends_on]),
         )
         kubernetes.apps.v1.Deployment(

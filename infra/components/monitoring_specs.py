@@ -47,6 +47,21 @@ PROMETHEUS_PORT = 9090
 OPERATOR_WEBHOOK_PORT = 10250
 OPERATOR_PODS = {"app": "kube-prometheus-stack-operator"}
 ALERTMANAGER_PODS = {kube.LABEL_NAME: "alertmanager"}
+# The labels of the chart's pods that call the API server, at the pinned versions (checked in
+# the chart templates and the operator source): the operator sets app.kubernetes.io/name
+# `prometheus` on every Prometheus pod (service discovery lists Endpoints and Pods); the admission
+# webhook's hook Jobs (create the certificate Secret, patch the webhook configurations) carry the
+# webhook component label; kube-state-metrics lists every object it reports; Grafana's sidecars
+# watch the dashboard and datasource ConfigMaps. Alertmanager and the Pushgateway never call it.
+PROMETHEUS_PODS = {kube.LABEL_NAME: "prometheus"}
+WEBHOOK_JOB_PODS = {kube.LABEL_COMPONENT: "prometheus-operator-webhook"}
+KUBE_STATE_METRICS_PODS = {kube.LABEL_NAME: "kube-state-metrics"}
+GRAFANA_PODS = {kube.LABEL_NAME: "grafana"}
+# The Grafana sub-chart's Service (`<release>-grafana`: no fullnameOverride), its port and the
+# container port behind it (what a NetworkPolicy admits).
+GRAFANA_SERVICE = f"{RELEASE}-grafana"
+GRAFANA_SERVICE_PORT = 80
+GRAFANA_PORT = 3000
 
 # Sized for the platform's handful of targets; Prometheus memory grows with series, not pods.
 PROMETHEUS_RESOURCES = {
@@ -111,10 +126,58 @@ def _volume_claim(size: str, storage_class: str | None) -> dict[str, Any]:
     return {"volumeClaimTemplate": {"spec": spec}}
 
 
-def chart_values(cfg: MonitoringConfig) -> dict[str, Any]:
-    """Return the kube-prometheus-stack values (credentials by Secret name only)."""
+def grafana_values(namespace: str, public_url: str | None = None) -> dict[str, Any]:
+    """Return the Grafana sub-chart values: namespaced RBAC, dashboards from its own namespace.
+
+    The chart's defaults (and kube-prometheus-stack's `searchNamespace: ALL`) make a ClusterRole
+    that reads every ConfigMap and Secret in the cluster; the dashboards are ConfigMaps in this
+    namespace, so a Role here is all the sidecars need.
+    """
+    values: dict[str, Any] = {
+        "serviceAccount": {"create": True, "name": GRAFANA_SA},
+        # A Role (and RoleBinding) in Grafana's namespace instead of the ClusterRole.
+        "rbac": {"namespaced": True},
+        "admin": {
+            "existingSecret": GRAFANA_SECRET,
+            "userKey": "admin-user",
+            "passwordKey": "admin-password",
+        },
+        "resources": GRAFANA_RESOURCES,
+        # Grafana's image writes outside its data volume (plugins, provisioning scratch);
+        # `restricted` does not require a read-only root, so keep the chart's behaviour.
+        **_restricted(472, read_only_root=False),
+        "sidecar": {
+            "dashboards": {
+                "enabled": True,
+                "label": DASHBOARD_LABEL,
+                "labelValue": "1",
+                # Only this namespace, the one the Role covers (the parent chart says ALL).
+                "searchNamespace": [namespace],
+            },
+            "resources": SMALL_RESOURCES,
+            "securityContext": container_context(),
+        },
+    }
+    if public_url is not None:
+        # Redirects and links use the public HTTPS address behind the Ingress.
+        values["grafana.ini"] = {"server": {"root_url": public_url}}
+    return values
+
+
+def container_context() -> dict[str, Any]:
+    """The restricted container securityContext the chart's containers get."""
+    return k8s.container_security_context()
+
+
+def chart_values(
+    cfg: MonitoringConfig, namespace: str, grafana_url: str | None = None
+) -> dict[str, Any]:
+    """Return the kube-prometheus-stack values (credentials by Secret name only).
+
+    grafana_url: Grafana's public URL when an Ingress publishes it (None: in-cluster only).
+    """
     pod = k8s.pod_security_context(1000, fs_group=2000)
-    container = k8s.container_security_context()
+    container = container_context()
     return {
         "fullnameOverride": FULLNAME,
         # The CRDs are applied by the program (CRD_FILES), so that chart bumps upgrade them.
@@ -177,23 +240,7 @@ def chart_values(cfg: MonitoringConfig) -> dict[str, Any]:
                 "securityContext": pod,
             },
         },
-        "grafana": {
-            "serviceAccount": {"create": True, "name": GRAFANA_SA},
-            "admin": {
-                "existingSecret": GRAFANA_SECRET,
-                "userKey": "admin-user",
-                "passwordKey": "admin-password",
-            },
-            "resources": GRAFANA_RESOURCES,
-            # Grafana's image writes outside its data volume (plugins, provisioning scratch);
-            # `restricted` does not require a read-only root, so keep the chart's behaviour.
-            **_restricted(472, read_only_root=False),
-            "sidecar": {
-                "dashboards": {"enabled": True, "label": DASHBOARD_LABEL, "labelValue": "1"},
-                "resources": SMALL_RESOURCES,
-                "securityContext": container,
-            },
-        },
+        "grafana": grafana_values(namespace, grafana_url),
     }
 
 
@@ -202,23 +249,29 @@ class MonitoringEndpoints:
     """Who listens where in the monitoring namespace.
 
     Attributes:
-        prometheus: the Prometheus web port (retrain queries it); chart pods, so no selector.
+        prometheus: the Prometheus pods and web port (retrain queries it; they scrape).
         pushgateway: the Pushgateway pods and port (retrain pushes to it).
         operator_webhook: the Prometheus Operator pods and their admission webhook port.
         alertmanager: the Alertmanager pods (they send to the receiver; they listen for
             nothing from outside the namespace).
+        grafana: the Grafana pods and container port (an Ingress may publish it).
+        api_clients: the pods that call the Kubernetes API, by name (ports unused).
     """
 
     prometheus: k8s.Endpoint
     pushgateway: k8s.Endpoint
     operator_webhook: k8s.Endpoint
     alertmanager: k8s.Endpoint
+    grafana: k8s.Endpoint
+    api_clients: dict[str, k8s.Endpoint]
 
 
 def endpoints(namespace: str) -> MonitoringEndpoints:
     """Return the monitoring endpoints in namespace."""
     return MonitoringEndpoints(
-        prometheus=k8s.Endpoint(namespace=namespace, pods=None, ports=(PROMETHEUS_PORT,)),
+        prometheus=k8s.Endpoint(
+            namespace=namespace, pods=dict(PROMETHEUS_PODS), ports=(PROMETHEUS_PORT,)
+        ),
         pushgateway=k8s.Endpoint(
             namespace=namespace,
             pods=k8s.selector_labels(PUSHGATEWAY, PUSHGATEWAY_COMPONENT),
@@ -228,6 +281,17 @@ def endpoints(namespace: str) -> MonitoringEndpoints:
             namespace=namespace, pods=dict(OPERATOR_PODS), ports=(OPERATOR_WEBHOOK_PORT,)
         ),
         alertmanager=k8s.Endpoint(namespace=namespace, pods=dict(ALERTMANAGER_PODS), ports=()),
+        grafana=k8s.Endpoint(namespace=namespace, pods=dict(GRAFANA_PODS), ports=(GRAFANA_PORT,)),
+        api_clients={
+            name: k8s.Endpoint(namespace=namespace, pods=dict(pods), ports=())
+            for name, pods in (
+                ("prometheus", PROMETHEUS_PODS),
+                ("prometheus-operator", OPERATOR_PODS),
+                ("operator-webhook-jobs", WEBHOOK_JOB_PODS),
+                ("kube-state-metrics", KUBE_STATE_METRICS_PODS),
+                ("grafana", GRAFANA_PODS),
+            )
+        },
     )
 
 

@@ -6,7 +6,7 @@ endpoints); this module only says which flows are allowed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -20,10 +20,10 @@ from infra.components.objectstore_specs import ObjectStoreEndpoints
 from infra.components.openbao import OpenbaoEndpoints
 from infra.components.postgres import PostgresEndpoints
 
-# The API server is not a pod, so no selector matches it; its address differs per cluster.
-# Narrow this to the control-plane CIDR in a fork that knows it. Services outside the cluster
-# (an external S3, the alert webhook) have no narrower peer either.
-API_SERVER = {"ipBlock": {"cidr": "0.0.0.0/0"}}
+# Services outside the cluster (an external S3, the alert webhook) have no narrower peer.
+OUTSIDE = {"ipBlock": {"cidr": "0.0.0.0/0"}}
+# The API server is not a pod, so no selector matches it: its addresses come from config
+# (`network.controlPlaneCidrs`) and only the pods that call it get this egress.
 API_PORTS = (443, 6443)
 DNS_PORT = 53
 # Where the alert webhook listens: HTTPS, or HTTP for a receiver inside a private network.
@@ -44,6 +44,12 @@ class NetworkPoliciesArgs:
             namespace).
         alert_receiver: True when Alertmanager sends to a webhook outside the cluster.
         secret_store: OpenBao and its operator (`secrets.provider: openbao`), else None.
+        control_plane: the API server's CIDR blocks (config `network.controlPlaneCidrs`).
+        gateway_namespace: the namespace allowed to call serving besides Prometheus (None:
+            none).
+        ingress_controller: the ingress controller's namespace when an Ingress publishes
+            something (None: no Ingress).
+        published: the endpoints an Ingress routes to, by name (the controller may reach them).
         depends_on: the namespaces.
     """
 
@@ -55,7 +61,15 @@ class NetworkPoliciesArgs:
     monitoring: MonitoringEndpoints
     alert_receiver: bool = False
     secret_store: OpenbaoEndpoints | None = None
+    control_plane: tuple[str, ...] = ("0.0.0.0/0",)
+    gateway_namespace: str | None = None
+    ingress_controller: str | None = None
+    published: dict[str, k8s.Endpoint] = field(default_factory=dict)
     depends_on: tuple[pulumi.Resource, ...] = ()
+
+    def api_clients(self) -> dict[str, k8s.Endpoint]:
+        """Every pod set that calls the Kubernetes API, by name, as its owner publishes it."""
+        return {**self.monitoring.api_clients, **self.postgres.api_clients}
 
     @property
     def platform(self) -> str:
@@ -101,7 +115,7 @@ def _ns(name: str, pods: dict[str, str] | None = None) -> dict[str, Any]:
 
 def _peer(endpoint: k8s.Endpoint) -> dict[str, Any]:
     if endpoint.namespace is None:
-        return API_SERVER
+        return OUTSIDE
     return _ns(endpoint.namespace, endpoint.pods)
 
 
@@ -166,12 +180,8 @@ def platform_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
                 {"from": [_ns(home(pg.operator))], "ports": _ports(*pg.peers.ports)},
                 {"from": [_ns(args.monitoring_ns)], "ports": _ports(*pg.metrics.ports)},
             ],
-            egress=[
-                _to(pg.peers),
-                # The instance manager in every Postgres pod watches its Cluster object.
-                {"to": [API_SERVER], "ports": _ports(*API_PORTS)},
-                *([_to(store.api)] if backups else []),
-            ],
+            # The instance managers' API calls: api_policies.
+            egress=[_to(pg.peers), *([_to(store.api)] if backups else [])],
         ),
         _policy(
             "bucket-init-egress",
@@ -214,7 +224,7 @@ def app_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
     mon, serving, operator = args.monitoring, args.serving, args.postgres.operator
     plugin = args.postgres.backup_plugin
     to_mlflow = _to(args.mlflow)
-    # Prometheus runs in chart pods whose labels the platform does not set: the whole namespace.
+    # Retrain queries Prometheus and pushes to the Pushgateway: their ports, namespace-wide.
     retrain_ports = _ports(*mon.prometheus.ports, *mon.pushgateway.ports)
     return [
         _policy(
@@ -231,8 +241,14 @@ def app_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
         _policy(
             "serving-egress", home(serving), {}, egress=[to_mlflow, _to(args.object_store.api)]
         ),
-        # Serving is the product's API: any client namespace (or ingress controller) may call it.
-        _policy("serving-ingress", home(serving), {}, ingress=[{"ports": _ports(*serving.ports)}]),
+        # The model API and /metrics: Prometheus and the configured gateway only (the Ingress's
+        # controller has its own policy), so no other pod can send /feedback.
+        _policy(
+            "serving-ingress",
+            home(serving),
+            {},
+            ingress=[{"from": serving_clients(args), "ports": _ports(*serving.ports)}],
+        ),
         _policy(
             "monitoring-internal",
             args.monitoring_ns,
@@ -243,15 +259,9 @@ def app_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
             ],
             egress=[{"to": [{"podSelector": {}}]}],
         ),
+        # Its service discovery's API calls: api_policies.
         _policy(
-            "prometheus-scrape",
-            args.monitoring_ns,
-            {},
-            egress=[
-                *scrape_egress(args),
-                # Prometheus discovers targets through the API server.
-                {"to": [API_SERVER], "ports": _ports(*API_PORTS)},
-            ],
+            "prometheus-scrape", args.monitoring_ns, mon.prometheus.pods, egress=scrape_egress(args)
         ),
         _policy(
             "operator",
@@ -259,8 +269,8 @@ def app_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
             {},
             # The API server calls the operator's admission webhook.
             ingress=[{"ports": _ports(*operator.ports)}],
+            # The operator's and the plugin's API calls: api_policies.
             egress=[
-                {"to": [API_SERVER], "ports": _ports(*API_PORTS)},
                 _to(args.postgres.peers),
                 # The operator calls the Barman Cloud plugin (CNPG-I over gRPC).
                 *([_to(plugin)] if plugin is not None else []),
@@ -301,13 +311,15 @@ def monitoring_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
                 home(mon.alertmanager),
                 mon.alertmanager.pods,
                 # The webhook receiver is outside the cluster; its address is a secret.
-                egress=[{"to": [API_SERVER], "ports": _ports(*WEBHOOK_PORTS)}],
+                egress=[{"to": [OUTSIDE], "ports": _ports(*WEBHOOK_PORTS)}],
             )
         )
     return result
 
 
-def secret_store_policies(store: OpenbaoEndpoints | None) -> list[dict[str, Any]]:
+def secret_store_policies(
+    store: OpenbaoEndpoints | None, control_plane: tuple[str, ...]
+) -> list[dict[str, Any]]:
     """Return the flows of OpenBao and its operator: only the controller calls OpenBao.
 
     Every operator pod watches the API server, whose webhook calls reach the operator's webhook;
@@ -316,20 +328,22 @@ def secret_store_policies(store: OpenbaoEndpoints | None) -> list[dict[str, Any]
     if store is None:
         return []
     bao, operator = store.openbao, store.operator
+    # The API server (token reviews, webhook calls) has only the configured control-plane range.
+    api = [{"ipBlock": {"cidr": cidr}} for cidr in control_plane]
     return [
         _policy(
             "openbao",
             home(bao),
             bao.pods,
             ingress=[{"from": [_peer(store.controller)], "ports": _ports(*bao.ports)}],
-            egress=[{"to": [API_SERVER], "ports": _ports(*API_PORTS)}],
+            egress=[{"to": api, "ports": _ports(*API_PORTS)}],
         ),
         _policy(
             "external-secrets",
             home(operator),
             operator.pods,
-            ingress=[{"from": [API_SERVER], "ports": _ports(*operator.ports)}],
-            egress=[{"to": [API_SERVER], "ports": _ports(*API_PORTS)}],
+            ingress=[{"from": api, "ports": _ports(*operator.ports)}],
+            egress=[{"to": api, "ports": _ports(*API_PORTS)}],
         ),
         _policy(
             "external-secrets-to-openbao",
@@ -340,11 +354,54 @@ def secret_store_policies(store: OpenbaoEndpoints | None) -> list[dict[str, Any]
     ]
 
 
+def serving_clients(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
+    """Return who may call serving: Prometheus (scrapes) and the gateway namespace, if any."""
+    peers = [_peer(args.monitoring.prometheus)]
+    if args.gateway_namespace is not None:
+        peers.append(_ns(args.gateway_namespace))
+    return peers
+
+
+def api_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
+    """Return one egress policy per pod set that calls the API server, to its CIDRs only."""
+    control_plane = [{"ipBlock": {"cidr": cidr}} for cidr in args.control_plane]
+    return [
+        _policy(
+            f"api-server-{name}",
+            home(client),
+            client.pods,
+            egress=[{"to": control_plane, "ports": _ports(*API_PORTS)}],
+        )
+        for name, client in args.api_clients().items()
+    ]
+
+
+def ingress_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
+    """Return the ingress controller's way in to each published endpoint (none without one)."""
+    controller = args.ingress_controller
+    if controller is None:
+        return []
+    return [
+        _policy(
+            f"ingress-controller-{name}",
+            home(endpoint),
+            endpoint.pods,
+            ingress=[{"from": [_ns(controller)], "ports": _ports(*endpoint.ports)}],
+        )
+        for name, endpoint in args.published.items()
+    ]
+
+
 def all_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
     """Return every NetworkPolicy manifest (metadata + spec)."""
     result = [p for ns in args.all_namespaces() for p in baseline(ns)]
     result += platform_policies(args) + app_policies(args) + monitoring_policies(args)
-    return result + secret_store_policies(args.secret_store)
+    return (
+        result
+        + api_policies(args)
+        + ingress_policies(args)
+        + secret_store_policies(args.secret_store, args.control_plane)
+    )
 
 
 class NetworkPolicies(pulumi.ComponentResource):

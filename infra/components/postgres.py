@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -28,6 +28,9 @@ BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
 BARMAN_PORT = 9090
 BARMAN_RELEASE = "barman-cloud"
 BARMAN_PODS = {kube.LABEL_NAME: "plugin-barman-cloud"}
+# The operator's pod labels (its chart's selector labels, no nameOverride): it reconciles every
+# Cluster through the API server, as the plugin does its ObjectStores.
+OPERATOR_PODS = {kube.LABEL_NAME: "cloudnative-pg"}
 # Name of the generated database owner password (`${...}` in the app Secret's templates).
 APP_PASSWORD = "postgres_app"  # noqa: S105  # a name, not a value
 
@@ -83,6 +86,8 @@ class PostgresEndpoints:
         operator: the operator namespace and its admission webhook port (the API server).
         backup_plugin: the Barman Cloud plugin's pods and gRPC port (the operator calls it);
             None without backups.
+        api_clients: the pods that call the Kubernetes API, by name: the instance managers
+            (each watches its Cluster), the operator and the plugin (ports unused).
     """
 
     clients: k8s.Endpoint
@@ -90,6 +95,7 @@ class PostgresEndpoints:
     metrics: k8s.Endpoint
     operator: k8s.Endpoint
     backup_plugin: k8s.Endpoint | None = None
+    api_clients: dict[str, k8s.Endpoint] = field(default_factory=dict)
 
 
 def pods(cluster: str) -> dict[str, str]:
@@ -110,7 +116,29 @@ def endpoints(cfg: PostgresConfig, namespace: str) -> PostgresEndpoints:
         backup_plugin=None
         if cfg.backups is None
         else k8s.Endpoint(namespace=cfg.operator_namespace, pods=BARMAN_PODS, ports=(BARMAN_PORT,)),
+        api_clients=api_clients(cfg, namespace),
     )
+
+
+def api_clients(cfg: PostgresConfig, namespace: str) -> dict[str, k8s.Endpoint]:
+    """Return the pods that call the API server: instances, operator, plugin (with backups).
+
+    The instance label is also on the initdb and join Jobs' pods, whose instance manager calls
+    the API too.
+    """
+    found = {
+        "postgres-instances": k8s.Endpoint(
+            namespace=namespace, pods=pods(cfg.cluster_name), ports=()
+        ),
+        "cnpg-operator": k8s.Endpoint(
+            namespace=cfg.operator_namespace, pods=dict(OPERATOR_PODS), ports=()
+        ),
+    }
+    if cfg.backups is not None:
+        found["barman-cloud-plugin"] = k8s.Endpoint(
+            namespace=cfg.operator_namespace, pods=dict(BARMAN_PODS), ports=()
+        )
+    return found
 
 
 def cluster_service_account(cluster: str) -> str:

@@ -238,7 +238,7 @@ def test_external_s3_has_no_object_store_ingress_and_egress_leaves_the_cluster()
     names = {p["metadata"]["name"] for p in policies}  # type: ignore[index]
     assert "object-store-ingress" not in names
     egress = _policy(policies, "mlflow-egress")["spec"]["egress"]  # type: ignore[index]
-    assert egress[1] == {"to": [network.API_SERVER], "ports": [{"port": 443, "protocol": "TCP"}]}
+    assert egress[1] == {"to": [network.OUTSIDE], "ports": [{"port": 443, "protocol": "TCP"}]}
 
 
 def test_mlflow_allowed_hosts_cover_in_cluster_names_with_and_without_port() -> None:

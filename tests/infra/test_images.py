@@ -91,7 +91,10 @@ def test_build_specs_and_prebuilt_refs_are_exclusive() -> None:
         prebuilt_refs(dev)
     prod = load_stack_file(REPO_ROOT / "stacks" / "Pulumi.prod.yaml").images
     assert build_specs(prod) == []
-    assert prebuilt_refs(prod)["serving"] == "registry.example.com/mlops/serving:0.1.0"
+    assert (
+        prebuilt_refs(prod)["serving"]
+        == "registry.example.com/mlops/serving:0.1.0@sha256:" + "0" * 64
+    )
 
 
 def test_dockerfile_paths_exist_for_every_built_app() -> None:

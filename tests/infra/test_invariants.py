@@ -26,6 +26,7 @@ RULES = (
     "image-pinned",
     "no-literal-credentials",
     "service-not-exposed",
+    "ingress-tls",
     "references-exist",
     "service-selects-pods",
     "pdb-selects-pods",

@@ -207,7 +207,7 @@ def test_external_s3_serving_egress_leaves_the_cluster_on_the_endpoints_port() -
     )
     (policy,) = [p for p in network.all_policies(args) if p["metadata"]["name"] == "serving-egress"]
     assert policy["spec"]["egress"][1] == {
-        "to": [network.API_SERVER],
+        "to": [network.OUTSIDE],
         "ports": [{"port": 443, "protocol": "TCP"}],
     }
 

@@ -98,6 +98,7 @@ def test_pack_has_one_mandatory_policy_per_object_rule_and_a_stack_policy() -> N
         "image-pinned",
         "no-literal-credentials",
         "service-not-exposed",
+        "ingress-tls",
         "platform-stack-invariants",
     }
     assert all(p.enforcement_level == EnforcementLevel.MANDATORY for p in policies.values())

@@ -16,7 +16,7 @@ DEP = f"Deployment/{NS}/serving"
 
 def test_correct_stack_has_no_violation_in_any_rule() -> None:
     results = check_stack(stack(), helm_resources())
-    assert len(results) == 14
+    assert len(results) == 15
     assert results == {rule: [] for rule in results}
 
 
