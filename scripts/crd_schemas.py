@@ -73,6 +73,8 @@ def sources() -> dict[str, CrdSource]:
     kps = versions.KUBE_PROMETHEUS_CHART
     cnpg = versions.CNPG_CHART
     barman = versions.BARMAN_CLOUD_CHART
+    certs = versions.CERT_MANAGER_CHART
+    cert_crds = "deploy/charts/cert-manager/templates/crd-"
     return {
         kps.chart: CrdSource(
             repository="prometheus-community/helm-charts",
@@ -92,6 +94,23 @@ def sources() -> dict[str, CrdSource]:
             paths=("charts/plugin-barman-cloud/templates/crds/crds.yaml",),
             chart_dir="charts/plugin-barman-cloud",
         ),
+        # The chart is released with cert-manager itself: the tag is the chart version.
+        certs.chart: CrdSource(
+            repository="cert-manager/cert-manager",
+            tag=certs.version,
+            paths=tuple(
+                f"{cert_crds}{name}.yaml"
+                for name in (
+                    "acme.cert-manager.io_challenges",
+                    "acme.cert-manager.io_orders",
+                    "cert-manager.io_certificaterequests",
+                    "cert-manager.io_certificates",
+                    "cert-manager.io_clusterissuers",
+                    "cert-manager.io_issuers",
+                )
+            ),
+            chart_dir="deploy/charts/cert-manager",
+        ),
     }
 
 
@@ -106,8 +125,9 @@ def _crd_documents(repo: Path, source: CrdSource) -> list[dict[str, Any]]:
     documents = []
     for file in sorted(files):
         text = git(repo, "show", f"{source.tag}:{file}")
-        # Chart templates wrap the CRDs in `{{- if .Values.crds.create }}`: drop template lines.
-        text = "\n".join(line for line in text.splitlines() if not line.startswith("{{"))
+        # Chart templates wrap the CRDs in `{{- if .Values.crds.create }}` (cert-manager's also
+        # template labels and annotations, indented): drop template lines.
+        text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("{{"))
         documents += [
             doc
             for doc in yaml.load_all(text, Loader=_CrdLoader)  # a SafeLoader
@@ -178,7 +198,7 @@ def write_chart(mirrors: Path, chart: str, source: CrdSource, out: Path) -> list
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    version = source.tag.rsplit("-", 1)[1].removeprefix("v")
+    version = source.tag.rsplit("-", 1)[-1].removeprefix("v")
     written = []
     for crd in _crd_documents(repo, source):
         for served in crd["spec"]["versions"]:

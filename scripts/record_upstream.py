@@ -20,7 +20,7 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,17 @@ def chart_releases(mirrors: Path, repo_name: str, chart: str, chart_dir: str) ->
             {"version": match.group(1), "date": date, "app_version": app.group(1) if app else ""}
         )
     return _source(repo_name, repo, releases)
+
+
+def tag_chart_releases(mirrors: Path, repo_name: str, pattern: str) -> dict[str, Any]:
+    """A chart versioned by its repository's release tags (the chart version is the tag).
+
+    cert-manager's chart lives in its own repository and is released with it: the tag `v1.21.1`
+    is the chart version and the appVersion (Chart.yaml there holds a placeholder).
+    """
+    source = tag_releases(mirrors, repo_name, pattern)
+    source["releases"] = [{**r, "app_version": r["version"]} for r in source["releases"]]
+    return source
 
 
 def tag_releases(mirrors: Path, repo_name: str, pattern: str) -> dict[str, Any]:
@@ -159,42 +170,66 @@ def mlflow_image_tags(pip: str) -> dict[str, Any]:
     }
 
 
+# Each recorded source: (group, name) -> how to read it from the clones (and pip for MLflow).
+Reader = Callable[[Path, str], dict[str, Any]]
+SOURCES: dict[tuple[str, str], Reader] = {
+    ("charts", "kube-prometheus-stack"): lambda m, _: chart_releases(
+        m,
+        "prometheus-community/helm-charts",
+        "kube-prometheus-stack",
+        "charts/kube-prometheus-stack",
+    ),
+    ("charts", "cloudnative-pg"): lambda m, _: chart_releases(
+        m, "cloudnative-pg/charts", "cloudnative-pg", "charts/cloudnative-pg"
+    ),
+    ("charts", "plugin-barman-cloud"): lambda m, _: chart_releases(
+        m, "cloudnative-pg/charts", "plugin-barman-cloud", "charts/plugin-barman-cloud"
+    ),
+    ("charts", "cert-manager"): lambda m, _: tag_chart_releases(
+        m, "cert-manager/cert-manager", rf"v{_SEMVER}"
+    ),
+    ("operators", "cloudnative-pg"): lambda m, _: cnpg_supported(m),
+    ("images", "ghcr.io/cloudnative-pg/postgresql"): lambda m, _: postgres_image_tags(m),
+    ("images", "ghcr.io/mlflow/mlflow"): lambda _, pip: mlflow_image_tags(pip),
+    ("images", "quay.io/minio/minio"): lambda m, _: minio_images(m),
+    ("images", "quay.io/minio/mc"): lambda m, _: tag_releases(
+        m, "minio/mc", r"RELEASE\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ"
+    ),
+    ("images", "chrislusf/seaweedfs"): lambda m, _: tag_releases(
+        m, "seaweedfs/seaweedfs", r"\d+\.\d+"
+    ),
+    ("images", "quay.io/prometheus/pushgateway"): lambda m, _: tag_releases(
+        m, "prometheus/pushgateway", rf"v{_SEMVER}"
+    ),
+}
+
+
 def record(mirrors: Path, date: str, pip: str) -> dict[str, Any]:
     """Return the whole record (see the module docstring)."""
-    return {
+    data: dict[str, Any] = {
         "recorded_on": date,
         "how": "uv run --frozen python -m scripts.record_upstream --mirrors DIR",
-        "charts": {
-            "kube-prometheus-stack": chart_releases(
-                mirrors,
-                "prometheus-community/helm-charts",
-                "kube-prometheus-stack",
-                "charts/kube-prometheus-stack",
-            ),
-            "cloudnative-pg": chart_releases(
-                mirrors, "cloudnative-pg/charts", "cloudnative-pg", "charts/cloudnative-pg"
-            ),
-            "plugin-barman-cloud": chart_releases(
-                mirrors,
-                "cloudnative-pg/charts",
-                "plugin-barman-cloud",
-                "charts/plugin-barman-cloud",
-            ),
-        },
-        "operators": {"cloudnative-pg": cnpg_supported(mirrors)},
-        "images": {
-            "ghcr.io/cloudnative-pg/postgresql": postgres_image_tags(mirrors),
-            "ghcr.io/mlflow/mlflow": mlflow_image_tags(pip),
-            "quay.io/minio/minio": minio_images(mirrors),
-            "quay.io/minio/mc": tag_releases(
-                mirrors, "minio/mc", r"RELEASE\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ"
-            ),
-            "chrislusf/seaweedfs": tag_releases(mirrors, "seaweedfs/seaweedfs", r"\d+\.\d+"),
-            "quay.io/prometheus/pushgateway": tag_releases(
-                mirrors, "prometheus/pushgateway", rf"v{_SEMVER}"
-            ),
-        },
     }
+    for (group, name), read in SOURCES.items():
+        data.setdefault(group, {})[name] = read(mirrors, pip)
+    return data
+
+
+def record_only(
+    existing: dict[str, Any], names: Sequence[str], mirrors: Path, date: str, pip: str
+) -> dict[str, Any]:
+    """Return existing with only the named sources re-read, each with its own `recorded_on`.
+
+    For adding or bumping one pin without re-reading (and so changing) every other source.
+    """
+    unknown = sorted(set(names) - {name for _, name in SOURCES})
+    if unknown:
+        raise SystemExit(f"--only: unknown source(s) {unknown}; known: {sorted(SOURCES)}")
+    data: dict[str, Any] = json.loads(json.dumps(existing))
+    for (group, name), read in SOURCES.items():
+        if name in names:
+            data.setdefault(group, {})[name] = {**read(mirrors, pip), "recorded_on": date}
+    return data
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -204,8 +239,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--date", default=dt.date.today().isoformat(), help="record date")
     parser.add_argument("--out", type=Path, default=OUT, help="output file")
     parser.add_argument("--pip", default="pip", help="pip executable for the PyPI look-up")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="SOURCE",
+        help="re-record only this source (e.g. cert-manager) and keep the rest of --out",
+    )
     args = parser.parse_args(argv)
-    data = record(args.mirrors, args.date, args.pip)
+    if args.only:
+        existing = json.loads(args.out.read_text(encoding="utf-8"))
+        data = record_only(existing, args.only, args.mirrors, args.date, args.pip)
+    else:
+        data = record(args.mirrors, args.date, args.pip)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(f"recorded upstream releases -> {args.out}")
