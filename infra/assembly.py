@@ -19,6 +19,7 @@ from infra.components import (
     serving,
     training,
 )
+from infra.components.certmanager import CertManager
 from infra.components.images import Images
 from infra.components.mlflow import MlflowServer, MlflowServerArgs
 from infra.components.monitoring import Monitoring, MonitoringArgs
@@ -69,6 +70,14 @@ def secret_store_args(cfg: PlatformConfig) -> SecretStoreArgs:
     )
 
 
+def operator_namespaces(cfg: PlatformConfig) -> dict[str, str]:
+    """Return role -> name of the vendor charts' namespaces the program creates."""
+    operators = {"postgres-operator": cfg.postgres.operator_namespace}
+    if cfg.cert_manager is not None and cfg.cert_manager.install:
+        operators["cert-manager"] = cfg.cert_manager.namespace
+    return operators
+
+
 def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
     """Create every platform resource for cfg and return the stack outputs."""
     # An explicit provider pinned to the stack's kube context: the default provider is disabled
@@ -85,13 +94,19 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
                 "serving": ns.serving,
                 "monitoring": ns.monitoring,
             },
-            operators={"postgres-operator": cfg.postgres.operator_namespace},
+            operators=operator_namespaces(cfg),
             quota=cfg.quota,
             protect=cfg.protect_data,
         ),
         opts=opts,
     )
     ns_deps = tuple(namespaces.resources)
+    certs = cfg.cert_manager
+    cert_manager = (
+        CertManager("cert-manager", certs.namespace, depends_on=ns_deps, opts=opts)
+        if certs is not None and certs.install
+        else None
+    )
     secrets = SecretStore(
         "secrets",
         secret_store_args(cfg),
@@ -126,6 +141,7 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
                 secret_key=objectstore_specs.SECRET_KEY,
             ),
             backup_depends_on=(store.ready,),
+            plugin_depends_on=() if cert_manager is None else (cert_manager.release,),
             protect=cfg.protect_data,
         ),
         opts=opts,
@@ -217,6 +233,7 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             object_store=store.endpoints,
             monitoring=monitoring.endpoints,
             alert_receiver=cfg.monitoring.alert_receiver is not None,
+            cert_manager=None if cert_manager is None else cert_manager.endpoints,
             depends_on=ns_deps,
         ),
         opts=opts,

@@ -14,6 +14,7 @@ import pulumi_kubernetes as kubernetes
 from mlops_contract.kube import NAMESPACE_NAME_LABEL
 
 from infra import k8s
+from infra.components.certmanager import CertManagerEndpoints
 from infra.components.kube import manifest_args
 from infra.components.monitoring_specs import MonitoringEndpoints
 from infra.components.objectstore_specs import ObjectStoreEndpoints
@@ -42,6 +43,7 @@ class NetworkPoliciesArgs:
         monitoring: Prometheus, the Pushgateway, the operator and Alertmanager (the monitoring
             namespace).
         alert_receiver: True when Alertmanager sends to a webhook outside the cluster.
+        cert_manager: cert-manager's namespace and webhook, when the program installs it.
         depends_on: the namespaces.
     """
 
@@ -52,6 +54,7 @@ class NetworkPoliciesArgs:
     object_store: ObjectStoreEndpoints
     monitoring: MonitoringEndpoints
     alert_receiver: bool = False
+    cert_manager: CertManagerEndpoints | None = None
     depends_on: tuple[pulumi.Resource, ...] = ()
 
     @property
@@ -66,13 +69,15 @@ class NetworkPoliciesArgs:
 
     def all_namespaces(self) -> list[str]:
         """Every namespace the platform creates."""
-        namespaces = (
+        namespaces: tuple[str, ...] = (
             self.platform,
             self.training,
             home(self.serving),
             self.monitoring_ns,
             home(self.postgres.operator),
         )
+        if self.cert_manager is not None:
+            namespaces += (self.cert_manager.namespace,)
         return list(dict.fromkeys(namespaces))
 
 
@@ -302,10 +307,38 @@ def monitoring_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
     return result
 
 
+def cert_manager_policies(certs: CertManagerEndpoints | None) -> list[dict[str, Any]]:
+    """Return cert-manager's flows: every pod to the API server, the API server to its webhook.
+
+    The certificates the platform asks for are self-signed (the backup plugin's Issuer), so no
+    pod needs anything outside the cluster.
+    """
+    if certs is None:
+        return []
+    webhook = certs.webhook
+    return [
+        # The controller, cainjector, webhook and startup check all watch or write API objects.
+        _policy(
+            "cert-manager-api",
+            certs.namespace,
+            {},
+            egress=[{"to": [API_SERVER], "ports": _ports(*API_PORTS)}],
+        ),
+        # The API server calls the webhook to validate and convert cert-manager resources.
+        _policy(
+            "cert-manager-webhook",
+            home(webhook),
+            webhook.pods,
+            ingress=[{"ports": _ports(*webhook.ports)}],
+        ),
+    ]
+
+
 def all_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
     """Return every NetworkPolicy manifest (metadata + spec)."""
     result = [p for ns in args.all_namespaces() for p in baseline(ns)]
-    return result + platform_policies(args) + app_policies(args) + monitoring_policies(args)
+    result += platform_policies(args) + app_policies(args) + monitoring_policies(args)
+    return result + cert_manager_policies(args.cert_manager)
 
 
 class NetworkPolicies(pulumi.ComponentResource):
