@@ -198,7 +198,10 @@ def write_chart(mirrors: Path, chart: str, source: CrdSource, out: Path) -> list
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    version = source.tag.rsplit("-", 1)[-1].removeprefix("v")
+    # The version as pinned: tag `<chart>-v0.29.0` is 0.29.0; a chart released with its project
+    # is tagged with its version alone (cert-manager `v1.21.1`).
+    _, dash, last = source.tag.rpartition("-")
+    version = last.removeprefix("v") if dash else source.tag
     written = []
     for crd in _crd_documents(repo, source):
         for served in crd["spec"]["versions"]:

@@ -85,7 +85,7 @@ def test_cert_manager_may_call_only_the_api_server_and_only_its_webhook_is_calle
 
 def test_values_fit_the_cert_manager_charts_values_schema() -> None:
     source = json.loads((SCHEMA_DIR / "cert-manager" / "source.json").read_text())
-    assert source["version"] == versions.CERT_MANAGER_CHART.version.removeprefix("v")
+    assert source["version"] == versions.CERT_MANAGER_CHART.version
     schema = json.loads((SCHEMA_DIR / "cert-manager" / "values.schema.json").read_text())
     validator = jsonschema.validators.validator_for(schema)(schema)
     assert list(validator.iter_errors(certmanager.chart_values())) == []
