@@ -21,6 +21,7 @@ from infra.components import (
     serving,
     training,
 )
+from infra.components.certmanager import CertManager
 from infra.components.external_secrets import StoreBackend
 from infra.components.images import Images
 from infra.components.ingress import Backend, PlatformIngress, public_url
@@ -145,6 +146,14 @@ def ingress_backends(
     }
 
 
+def operator_namespaces(cfg: PlatformConfig) -> dict[str, str]:
+    """Return role -> name of the vendor charts' namespaces the program creates."""
+    operators = {"postgres-operator": cfg.postgres.operator_namespace}
+    if cfg.cert_manager is not None and cfg.cert_manager.install:
+        operators["cert-manager"] = cfg.cert_manager.namespace
+    return operators
+
+
 def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
     """Create every platform resource for cfg and return the stack outputs."""
     # An explicit provider pinned to the stack's kube context: the default provider is disabled
@@ -161,7 +170,7 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
                 "serving": ns.serving,
                 "monitoring": ns.monitoring,
             },
-            operators={"postgres-operator": cfg.postgres.operator_namespace},
+            operators=operator_namespaces(cfg),
             vendors=_vendor_namespaces(cfg.secrets),
             quota=cfg.quota,
             protect=cfg.protect_data,
@@ -169,6 +178,12 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
         opts=opts,
     )
     ns_deps = tuple(namespaces.resources)
+    certs = cfg.cert_manager
+    cert_manager = (
+        CertManager("cert-manager", certs.namespace, depends_on=ns_deps, opts=opts)
+        if certs is not None and certs.install
+        else None
+    )
     secrets = _secret_store(cfg, provider, ns_deps)
     secret_deps = tuple(secrets.secrets.values())
     backups = cfg.postgres.backups
@@ -199,6 +214,7 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
                 secret_key=objectstore_specs.SECRET_KEY,
             ),
             backup_depends_on=(store.ready,),
+            plugin_depends_on=() if cert_manager is None else (cert_manager.release,),
             protect=cfg.protect_data,
         ),
         opts=opts,
@@ -309,6 +325,7 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             gateway_namespace=cfg.network.gateway_namespace,
             ingress_controller=cfg.ingress.controller_namespace if routes else None,
             published={name: backends[name].pods for name in routes},
+            cert_manager=None if cert_manager is None else cert_manager.endpoints,
             depends_on=ns_deps,
         ),
         opts=opts,

@@ -432,7 +432,7 @@ class BackupsConfig(_Model):
     """Base backups and WAL archiving of the registry database to the object store.
 
     Through the Barman Cloud plugin (the backup mechanism CloudNativePG supports), which needs
-    cert-manager in the cluster: `certManagerInstalled` says it is there (docs/operations.md).
+    cert-manager in the cluster: the top-level `certManager` says who provides it.
     """
 
     schedule: Annotated[
@@ -454,22 +454,36 @@ class BackupsConfig(_Model):
         "postgres-backups",
         description="Bucket of the backups, created by the bucket Job with the others.",
     )
-    cert_manager_installed: bool = Field(
-        False,
-        description="The plugin gets its mTLS certificates from cert-manager, which the platform "
-        "does not install: install it first (docs/operations.md, 'Prerequisites') and set "
-        "`true`; the default `false` is a config error that says so, not a silently broken "
-        "backup.",
+
+
+class CertManagerConfig(_Model):
+    """cert-manager, which the Barman Cloud plugin of `postgres.backups` needs for its mTLS."""
+
+    install: bool = Field(
+        default=True,
+        description=(
+            "true: the program installs cert-manager from its pinned chart (CRDs included) into "
+            "`certManager.namespace`, before the backup plugin; false: the cluster already runs "
+            "a cert-manager (a cluster has one, often owned by its operators) and the program "
+            "only relies on it. Installing is the default because a missing cert-manager leaves "
+            "the plugin, and so every backup, without certificates."
+        ),
+    )
+    namespace: DnsLabel = Field(
+        default="cert-manager",
+        description=(
+            "Namespace the program installs cert-manager into (only with `install: true`); "
+            "`cert-manager` is the chart's documented default, so tools such as `cmctl` find it."
+        ),
     )
 
-    @field_validator("cert_manager_installed")
+    @field_validator("namespace")
     @classmethod
-    def _needs_cert_manager(cls, v: bool) -> bool:
-        if not v:
+    def _namespace_only_when_installed(cls, v: str, info: ValidationInfo) -> str:
+        if not info.data.get("install", True) and v != "cert-manager":
             raise ValueError(
-                "backups run through the Barman Cloud plugin, which needs cert-manager in the "
-                "cluster; install it (docs/operations.md, 'Prerequisites') and set "
-                "postgres.backups.certManagerInstalled: true, or remove postgres.backups"
+                "only used when certManager.install is true (the program installs it there); "
+                "remove it, or set certManager.install: true"
             )
         return v
 
@@ -1053,6 +1067,15 @@ class PlatformConfig(_Model):
     postgres: PostgresConfig = Field(
         description="The CloudNativePG cluster that backs MLflow's registry."
     )
+    cert_manager: CertManagerConfig | None = Field(
+        default=None,
+        description=(
+            "Who provides cert-manager: unset means the cluster has none and the platform needs "
+            "none (no `postgres.backups`); `{install: true}` installs it, `{install: false}` uses "
+            "the one already there. Backups refuse to render without it, because the backup "
+            "plugin cannot start without cert-manager's certificates."
+        ),
+    )
     object_store: ObjectStoreConfig = Field(
         description="The S3 endpoint for artifacts, datasets, the inference log and backups."
     )
@@ -1103,6 +1126,21 @@ class PlatformConfig(_Model):
         ),
     )
 
+    @field_validator("cert_manager")
+    @classmethod
+    def _backups_need_cert_manager(
+        cls, v: CertManagerConfig | None, info: ValidationInfo
+    ) -> CertManagerConfig | None:
+        postgres = info.data.get("postgres")
+        if v is None and postgres is not None and postgres.backups is not None:
+            raise ValueError(
+                "required when postgres.backups is set: the Barman Cloud plugin gets its "
+                "certificates from cert-manager; set `certManager: {install: true}` to install "
+                "it, or `certManager: {install: false}` if the cluster already runs it "
+                "(docs/operations.md), or remove postgres.backups"
+            )
+        return v
+
     @field_validator("protect_data")
     @classmethod
     def _prod_is_protected(cls, v: bool, info: ValidationInfo) -> bool:
@@ -1152,6 +1190,10 @@ MOVED_KEYS: dict[tuple[str, ...], str] = {
     ("serving", "modelAlias"): (
         "moved to the top-level `modelAlias` (one alias for serving and training); "
         "set `mlops-platform:modelAlias` instead"
+    ),
+    ("postgres", "backups", "certManagerInstalled"): (
+        "replaced by the top-level `certManager`: `mlops-platform:certManager: {install: false}` "
+        "says the cluster already runs cert-manager, `{install: true}` installs it"
     ),
 }
 

@@ -42,10 +42,20 @@ CNPG_CHART = HelmChart(
 # carries no barman-cloud). Chart 0.7.0 (cloudnative-pg/charts tag plugin-barman-cloud-v0.7.0,
 # 2026-06-10) ships plugin v0.13.0 and its ObjectStore CRD (barmancloud.cnpg.io/v1); the plugin
 # needs CloudNativePG >= 1.26 (plugin docs installation.mdx) and cert-manager for its mTLS
-# certificates (a cluster prerequisite: docs/operations.md). Plugin v0.14.0 (2026-07-29) has no
-# chart release yet. Installed in the operator's namespace, as the plugin requires.
+# certificates (installed by the program, or already present: config `certManager`). Plugin
+# v0.14.0 (2026-07-29) has no chart release yet. Installed in the operator's namespace, as the
+# plugin requires.
 BARMAN_CLOUD_CHART = HelmChart(
     chart="plugin-barman-cloud", version="0.7.0", repo="https://cloudnative-pg.github.io/charts"
+)
+# cert-manager, which the Barman Cloud plugin needs for its mTLS certificates (its chart renders
+# an Issuer and Certificates). Chart v1.21.1 (cert-manager/cert-manager tag v1.21.1, 2026-07-29):
+# the newest patch of the newest release line (v1.21.0, 2026-07-08); the chart lives in that
+# repository (deploy/charts/cert-manager) and is versioned by the tag, `v` included, as
+# charts.jetstack.io serves it. Its CRDs are chart templates (`crds.enabled`), so Helm upgrades
+# them with the chart; the image tags default to the chart's appVersion, so this pin pins them.
+CERT_MANAGER_CHART = HelmChart(
+    chart="cert-manager", version="v1.21.1", repo="https://charts.jetstack.io"
 )
 # PostgreSQL operand image for the CNPG Cluster: major 17, newest minor 17.11 (added to
 # cloudnative-pg/postgres-containers docker-bake.hcl on 2026-08-13). The `<minor>-<type>-<os>`
@@ -112,6 +122,7 @@ ALL_IMAGES: tuple[str, ...] = (
 ALL_CHARTS: tuple[HelmChart, ...] = (
     CNPG_CHART,
     BARMAN_CLOUD_CHART,
+    CERT_MANAGER_CHART,
     KUBE_PROMETHEUS_CHART,
     OPENBAO_CHART,
     EXTERNAL_SECRETS_CHART,

@@ -81,6 +81,8 @@ def sources() -> dict[str, CrdSource]:
         f"config/crds/bases/external-secrets.io_{plural}.yaml"
         for plural in ("clustersecretstores", "externalsecrets", "pushsecrets")
     )
+    certs = versions.CERT_MANAGER_CHART
+    cert_crds = "deploy/charts/cert-manager/templates/crd-"
     return {
         kps.chart: CrdSource(
             repository="prometheus-community/helm-charts",
@@ -113,6 +115,23 @@ def sources() -> dict[str, CrdSource]:
             paths=eso_crds,
             chart_dir="deploy/charts/external-secrets",
         ),
+        # The chart is released with cert-manager itself: the tag is the chart version.
+        certs.chart: CrdSource(
+            repository="cert-manager/cert-manager",
+            tag=certs.version,
+            paths=tuple(
+                f"{cert_crds}{name}.yaml"
+                for name in (
+                    "acme.cert-manager.io_challenges",
+                    "acme.cert-manager.io_orders",
+                    "cert-manager.io_certificaterequests",
+                    "cert-manager.io_certificates",
+                    "cert-manager.io_clusterissuers",
+                    "cert-manager.io_issuers",
+                )
+            ),
+            chart_dir="deploy/charts/cert-manager",
+        ),
     }
 
 
@@ -127,8 +146,9 @@ def _crd_documents(repo: Path, source: CrdSource) -> list[dict[str, Any]]:
     documents = []
     for file in sorted(files):
         text = git(repo, "show", f"{source.tag}:{file}")
-        # Chart templates wrap the CRDs in `{{- if .Values.crds.create }}`: drop template lines.
-        text = "\n".join(line for line in text.splitlines() if not line.startswith("{{"))
+        # Chart templates wrap the CRDs in `{{- if .Values.crds.create }}` (cert-manager's also
+        # template labels and annotations, indented): drop template lines.
+        text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("{{"))
         documents += [
             doc
             for doc in yaml.load_all(text, Loader=_CrdLoader)  # a SafeLoader
@@ -199,7 +219,10 @@ def write_chart(mirrors: Path, chart: str, source: CrdSource, out: Path) -> list
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    version = source.tag.rsplit("-", 1)[1].removeprefix("v")
+    # The version as pinned: tag `<chart>-v0.29.0` is 0.29.0; a chart released with its project
+    # is tagged with its version alone (cert-manager `v1.21.1`).
+    _, dash, last = source.tag.rpartition("-")
+    version = last.removeprefix("v") if dash else source.tag
     written = []
     for crd in _crd_documents(repo, source):
         for served in crd["spec"]["versions"]:

@@ -20,7 +20,7 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +86,17 @@ def chart_releases(
             {"version": match.group(1), "date": date, "app_version": app.group(1) if app else ""}
         )
     return _source(repo_name, repo, releases)
+
+
+def tag_chart_releases(mirrors: Path, repo_name: str, pattern: str) -> dict[str, Any]:
+    """A chart versioned by its repository's release tags (the chart version is the tag).
+
+    cert-manager's chart lives in its own repository and is released with it: the tag `v1.21.1`
+    is the chart version and the appVersion (Chart.yaml there holds a placeholder).
+    """
+    source = tag_releases(mirrors, repo_name, pattern)
+    source["releases"] = [{**r, "app_version": r["version"]} for r in source["releases"]]
+    return source
 
 
 def tag_releases(mirrors: Path, repo_name: str, pattern: str) -> dict[str, Any]:
@@ -164,71 +175,77 @@ def mlflow_image_tags(pip: str) -> dict[str, Any]:
     }
 
 
-def secret_store_charts(mirrors: Path) -> dict[str, dict[str, Any]]:
-    """The charts of secrets.provider `openbao`: OpenBao and the External Secrets Operator."""
-    return {
-        "openbao": chart_releases(mirrors, "openbao/openbao-helm", "openbao", "charts/openbao"),
-        # external-secrets tags its chart releases `helm-chart-<version>`.
-        "external-secrets": chart_releases(
-            mirrors,
-            "external-secrets/external-secrets",
-            "external-secrets",
-            "deploy/charts/external-secrets",
-            tag_prefix="helm-chart",
-        ),
-    }
-
-
-def record_only(
-    previous: dict[str, Any], mirrors: Path, date: str, charts: list[str]
-) -> dict[str, Any]:
-    """Return previous with only the named charts re-recorded (the other clones not needed)."""
-    fresh = secret_store_charts(mirrors)
-    unknown = sorted(set(charts) - set(fresh))
-    if unknown:
-        raise SystemExit(f"--only knows {sorted(fresh)} (got {unknown}); run without --only")
-    data = {**previous, "recorded_on": date}
-    data["charts"] = {**previous["charts"], **{name: fresh[name] for name in charts}}
-    return data
+# Each recorded source: (group, name) -> how to read it from the clones (and pip for MLflow).
+Reader = Callable[[Path, str], dict[str, Any]]
+SOURCES: dict[tuple[str, str], Reader] = {
+    ("charts", "kube-prometheus-stack"): lambda m, _: chart_releases(
+        m,
+        "prometheus-community/helm-charts",
+        "kube-prometheus-stack",
+        "charts/kube-prometheus-stack",
+    ),
+    ("charts", "cloudnative-pg"): lambda m, _: chart_releases(
+        m, "cloudnative-pg/charts", "cloudnative-pg", "charts/cloudnative-pg"
+    ),
+    ("charts", "plugin-barman-cloud"): lambda m, _: chart_releases(
+        m, "cloudnative-pg/charts", "plugin-barman-cloud", "charts/plugin-barman-cloud"
+    ),
+    ("charts", "openbao"): lambda m, _: chart_releases(
+        m, "openbao/openbao-helm", "openbao", "charts/openbao"
+    ),
+    # external-secrets tags its chart releases `helm-chart-<version>`.
+    ("charts", "external-secrets"): lambda m, _: chart_releases(
+        m,
+        "external-secrets/external-secrets",
+        "external-secrets",
+        "deploy/charts/external-secrets",
+        tag_prefix="helm-chart",
+    ),
+    ("charts", "cert-manager"): lambda m, _: tag_chart_releases(
+        m, "cert-manager/cert-manager", rf"v{_SEMVER}"
+    ),
+    ("operators", "cloudnative-pg"): lambda m, _: cnpg_supported(m),
+    ("images", "ghcr.io/cloudnative-pg/postgresql"): lambda m, _: postgres_image_tags(m),
+    ("images", "ghcr.io/mlflow/mlflow"): lambda _, pip: mlflow_image_tags(pip),
+    ("images", "quay.io/minio/minio"): lambda m, _: minio_images(m),
+    ("images", "quay.io/minio/mc"): lambda m, _: tag_releases(
+        m, "minio/mc", r"RELEASE\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ"
+    ),
+    ("images", "chrislusf/seaweedfs"): lambda m, _: tag_releases(
+        m, "seaweedfs/seaweedfs", r"\d+\.\d+"
+    ),
+    ("images", "quay.io/prometheus/pushgateway"): lambda m, _: tag_releases(
+        m, "prometheus/pushgateway", rf"v{_SEMVER}"
+    ),
+}
 
 
 def record(mirrors: Path, date: str, pip: str) -> dict[str, Any]:
     """Return the whole record (see the module docstring)."""
-    return {
+    data: dict[str, Any] = {
         "recorded_on": date,
         "how": "uv run --frozen python -m scripts.record_upstream --mirrors DIR",
-        "charts": {
-            "kube-prometheus-stack": chart_releases(
-                mirrors,
-                "prometheus-community/helm-charts",
-                "kube-prometheus-stack",
-                "charts/kube-prometheus-stack",
-            ),
-            "cloudnative-pg": chart_releases(
-                mirrors, "cloudnative-pg/charts", "cloudnative-pg", "charts/cloudnative-pg"
-            ),
-            "plugin-barman-cloud": chart_releases(
-                mirrors,
-                "cloudnative-pg/charts",
-                "plugin-barman-cloud",
-                "charts/plugin-barman-cloud",
-            ),
-            **secret_store_charts(mirrors),
-        },
-        "operators": {"cloudnative-pg": cnpg_supported(mirrors)},
-        "images": {
-            "ghcr.io/cloudnative-pg/postgresql": postgres_image_tags(mirrors),
-            "ghcr.io/mlflow/mlflow": mlflow_image_tags(pip),
-            "quay.io/minio/minio": minio_images(mirrors),
-            "quay.io/minio/mc": tag_releases(
-                mirrors, "minio/mc", r"RELEASE\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ"
-            ),
-            "chrislusf/seaweedfs": tag_releases(mirrors, "seaweedfs/seaweedfs", r"\d+\.\d+"),
-            "quay.io/prometheus/pushgateway": tag_releases(
-                mirrors, "prometheus/pushgateway", rf"v{_SEMVER}"
-            ),
-        },
     }
+    for (group, name), read in SOURCES.items():
+        data.setdefault(group, {})[name] = read(mirrors, pip)
+    return data
+
+
+def record_only(
+    existing: dict[str, Any], names: Sequence[str], mirrors: Path, date: str, pip: str
+) -> dict[str, Any]:
+    """Return existing with only the named sources re-read, each with its own `recorded_on`.
+
+    For adding or bumping one pin without re-reading (and so changing) every other source.
+    """
+    unknown = sorted(set(names) - {name for _, name in SOURCES})
+    if unknown:
+        raise SystemExit(f"--only: unknown source(s) {unknown}; known: {sorted(SOURCES)}")
+    data: dict[str, Any] = json.loads(json.dumps(existing))
+    for (group, name), read in SOURCES.items():
+        if name in names:
+            data.setdefault(group, {})[name] = {**read(mirrors, pip), "recorded_on": date}
+    return data
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -242,12 +259,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--only",
         action="append",
         default=[],
-        help="re-record only this chart (repeatable; the secret store's charts), keep the rest",
+        metavar="SOURCE",
+        help="re-record only this source (e.g. cert-manager) and keep the rest of --out",
     )
     args = parser.parse_args(argv)
     if args.only:
-        previous = json.loads(args.out.read_text(encoding="utf-8"))
-        data = record_only(previous, args.mirrors, args.date, args.only)
+        existing = json.loads(args.out.read_text(encoding="utf-8"))
+        data = record_only(existing, args.only, args.mirrors, args.date, args.pip)
     else:
         data = record(args.mirrors, args.date, args.pip)
     args.out.parent.mkdir(parents=True, exist_ok=True)

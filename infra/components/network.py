@@ -14,6 +14,7 @@ import pulumi_kubernetes as kubernetes
 from mlops_contract.kube import NAMESPACE_NAME_LABEL
 
 from infra import k8s
+from infra.components.certmanager import CertManagerEndpoints
 from infra.components.kube import manifest_args
 from infra.components.monitoring_specs import MonitoringEndpoints
 from infra.components.objectstore_specs import ObjectStoreEndpoints
@@ -50,6 +51,7 @@ class NetworkPoliciesArgs:
         ingress_controller: the ingress controller's namespace when an Ingress publishes
             something (None: no Ingress).
         published: the endpoints an Ingress routes to, by name (the controller may reach them).
+        cert_manager: cert-manager's namespace and webhook, when the program installs it.
         depends_on: the namespaces.
     """
 
@@ -65,6 +67,7 @@ class NetworkPoliciesArgs:
     gateway_namespace: str | None = None
     ingress_controller: str | None = None
     published: dict[str, k8s.Endpoint] = field(default_factory=dict)
+    cert_manager: CertManagerEndpoints | None = None
     depends_on: tuple[pulumi.Resource, ...] = ()
 
     def api_clients(self) -> dict[str, k8s.Endpoint]:
@@ -92,6 +95,8 @@ class NetworkPoliciesArgs:
         )
         if self.secret_store is not None:
             namespaces += (home(self.secret_store.openbao), home(self.secret_store.operator))
+        if self.cert_manager is not None:
+            namespaces += (self.cert_manager.namespace,)
         return list(dict.fromkeys(namespaces))
 
 
@@ -354,6 +359,36 @@ def secret_store_policies(
     ]
 
 
+def cert_manager_policies(
+    certs: CertManagerEndpoints | None, control_plane: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """Return cert-manager's flows: every pod to the API server, the API server to its webhook.
+
+    The certificates the platform asks for are self-signed (the backup plugin's Issuer), so no
+    pod needs anything outside the cluster.
+    """
+    if certs is None:
+        return []
+    webhook = certs.webhook
+    api = [{"ipBlock": {"cidr": cidr}} for cidr in control_plane]
+    return [
+        # The controller, cainjector, webhook and startup check all watch or write API objects.
+        _policy(
+            "cert-manager-api",
+            certs.namespace,
+            {},
+            egress=[{"to": api, "ports": _ports(*API_PORTS)}],
+        ),
+        # The API server calls the webhook to validate and convert cert-manager resources.
+        _policy(
+            "cert-manager-webhook",
+            home(webhook),
+            webhook.pods,
+            ingress=[{"from": api, "ports": _ports(*webhook.ports)}],
+        ),
+    ]
+
+
 def serving_clients(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
     """Return who may call serving: Prometheus (scrapes) and the gateway namespace, if any."""
     peers = [_peer(args.monitoring.prometheus)]
@@ -401,6 +436,7 @@ def all_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
         + api_policies(args)
         + ingress_policies(args)
         + secret_store_policies(args.secret_store, args.control_plane)
+        + cert_manager_policies(args.cert_manager, args.control_plane)
     )
 
 

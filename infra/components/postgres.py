@@ -64,6 +64,8 @@ class PostgresArgs:
         depends_on: resources the Cluster needs first (namespaces, the app Secret).
         backup_store: where backups go; required when config.backups is set.
         backup_depends_on: what the backups need first (the bucket Job).
+        plugin_depends_on: what the backup plugin needs first (cert-manager, when the program
+            installs it: the plugin's chart asks it for certificates).
         protect: protect the Cluster and retain it on delete (deleting it deletes its volumes).
     """
 
@@ -72,6 +74,7 @@ class PostgresArgs:
     depends_on: tuple[pulumi.Resource, ...] = ()
     backup_store: BackupStore | None = None
     backup_depends_on: tuple[pulumi.Resource, ...] = ()
+    plugin_depends_on: tuple[pulumi.Resource, ...] = ()
     protect: bool = False
 
 
@@ -414,14 +417,16 @@ class Postgres(pulumi.ComponentResource):
         if args.backup_store is None or cfg.backups is None:
             raise ValueError("PostgresArgs.backup_store: required when postgres.backups is set")
         chart = versions.BARMAN_CLOUD_CHART
-        # In the operator's namespace, as the plugin requires; after the operator (its CRDs).
+        # In the operator's namespace, as the plugin requires; after the operator (its CRDs) and
+        # cert-manager (its certificates).
+        plugin_deps = [self.operator, *args.depends_on, *args.plugin_depends_on]
         self.backup_plugin = pinned_release(
             f"{name}-barman-cloud",
             chart,
             release=BARMAN_RELEASE,
             namespace=cfg.operator_namespace,
             values=barman_values(),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.operator, *args.depends_on]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=plugin_deps),
         )
         store = kubernetes.apiextensions.CustomResource(
             f"{name}-backup-store",

@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as kubernetes
 from mlops_contract import env
-from mlops_contract.triggers import POLICY_ALWAYS, Triggers
+from mlops_contract.triggers import Triggers
 
 from infra import k8s
 from infra.components.kube import manifest_args
@@ -188,15 +188,16 @@ def cron_job(args: TrainingJobArgs) -> dict[str, Any]:
 
 
 def bootstrap_job(args: TrainingJobArgs) -> dict[str, Any]:
-    """Return the one-shot Job that trains and promotes a first model.
+    """Return the one-shot Job that trains and promotes a first model when none exists.
 
-    `retrain --policy always` without the inference log trains on synthetic data and promotes
-    through the gate (with no champion, only the floor and the latency budget apply): the
-    existing CLI, no shell. The component sets ignoreChanges on it, so it runs on the first
-    deploy only; later deploys never retrain through it (docs/operations.md).
+    `python -m training bootstrap`: with a champion it exits 0 and changes nothing (a rerun, a
+    restored registry); without one it trains on synthetic data and promotes through the gate
+    (with no champion, only the floor and the latency budget apply). No shell. The component
+    sets ignoreChanges on it, so a new image does not rerun it on every deploy; the retrain
+    CronJob owns retraining after the first model (docs/operations.md).
     """
     labels = k8s.labels(BOOTSTRAP_NAME, COMPONENT, args.image_version)
-    command = ["python", "-m", "training", "retrain", "--policy", POLICY_ALWAYS]
+    command = ["python", "-m", "training", "bootstrap"]
     container = retrain_container(args, BOOTSTRAP_NAME, command, production_data=False)
     return {
         "metadata": {"name": BOOTSTRAP_NAME, "namespace": args.namespace, "labels": labels},

@@ -53,7 +53,7 @@ def test_bootstrap_runs_the_cronjobs_container_on_synthetic_data(
     pod = job["spec"]["template"]["spec"]
     cron_pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     boot, retrain = _container(pod), _container(cron_pod)
-    assert boot["command"] == ["python", "-m", "training", "retrain", "--policy", "always"]
+    assert boot["command"] == ["python", "-m", "training", "bootstrap"]
     boot_env = {e["name"]: e for e in boot.pop("env")}
     cron_env = {e["name"]: e for e in retrain.pop("env")}
     assert not SIGNAL_VARS & set(boot_env)

@@ -326,18 +326,30 @@ BROKEN: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
     (
         "backups-without-cert-manager",
         _set("postgres.backups", {"retention": "7d"}),
+        "certManager",
+        "required when postgres.backups is set",
+    ),
+    (
+        "cert-manager-flag-under-backups",
+        _set("postgres.backups", {"certManagerInstalled": True}),
         "postgres.backups.certManagerInstalled",
-        "needs cert-manager",
+        "replaced by the top-level `certManager`",
+    ),
+    (
+        "cert-manager-namespace-not-installed",
+        _set("certManager", {"install": False, "namespace": "certs"}),
+        "certManager.namespace",
+        "only used when certManager.install is true",
     ),
     (
         "backup-schedule-5-fields",
-        _set("postgres.backups", {"schedule": "0 2 * * *", "certManagerInstalled": True}),
+        _set("postgres.backups", {"schedule": "0 2 * * *"}),
         "postgres.backups.schedule",
         "6-field schedule with seconds first",
     ),
     (
         "backup-retention-hours",
-        _set("postgres.backups", {"retention": "12h", "certManagerInstalled": True}),
+        _set("postgres.backups", {"retention": "12h"}),
         "postgres.backups.retention",
         "'30d'",
     ),

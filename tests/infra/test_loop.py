@@ -17,6 +17,7 @@ from mlops_contract import env, inference_log
 from serving.settings import Settings
 
 from infra import config as config_module
+from infra import versions
 from infra.components import (
     mlflow,
     monitoring_specs,
@@ -236,8 +237,9 @@ def test_every_monitor_and_the_rules_follow_the_stack_scrape_interval(
     ]
     assert endpoints
     assert {e["interval"] for e in endpoints} == {interval}
+    # The kube-prometheus-stack release (cert-manager's values also have a `prometheus` key).
     (release,) = [r for r in rendered.resources if r["type"].endswith("helm.sh/v3:Release")
-                  and "prometheus" in r["inputs"].get("values", {})]  # fmt: skip
+                  and r["inputs"]["chart"] == versions.KUBE_PROMETHEUS_CHART.chart]  # fmt: skip
     spec = release["inputs"]["values"]["prometheus"]["prometheusSpec"]
     assert (spec["scrapeInterval"], spec["evaluationInterval"]) == (interval, interval)
 

@@ -172,13 +172,14 @@ def test_cnpg_chart_is_a_pinned_helm_release_with_values(
 ) -> None:
     for stack, rendered in rendered_stacks.items():
         releases = [r for r in rendered.resources if r["type"].startswith("kubernetes:helm.sh/")]
-        # The backup plugin's chart only where the stack file asks for backups (stage, prod).
+        # The backup plugin's chart, and cert-manager for it, only where the stack file asks
+        # for backups (stage, prod).
         expected = {c.chart for c in versions.ALL_CHARTS}
         # OpenBao and its operator only with `secrets.provider: openbao` (tests/infra/
         # test_secret_providers.py); the stack files keep Kubernetes Secrets.
         expected -= {versions.OPENBAO_CHART.chart, versions.EXTERNAL_SECRETS_CHART.chart}
         if stack == "dev":
-            expected -= {versions.BARMAN_CLOUD_CHART.chart}
+            expected -= {versions.BARMAN_CLOUD_CHART.chart, versions.CERT_MANAGER_CHART.chart}
         assert {r["inputs"]["chart"] for r in releases} == expected, (
             "every pinned chart is installed, and only those"
         )

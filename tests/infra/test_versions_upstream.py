@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +120,40 @@ def test_the_record_file_is_where_the_script_writes_it() -> None:
     from scripts.record_upstream import OUT
 
     assert Path(OUT) == RELEASES
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+
+def test_recording_one_source_rereads_it_and_keeps_the_rest(tmp_path: Path) -> None:
+    from scripts.record_upstream import record_only
+
+    repo = tmp_path / "cert-manager" / "cert-manager"
+    repo.mkdir(parents=True)
+    _git(repo, "init", "-q")
+    _git(
+        repo,
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "x",
+    )
+    for tag in ("v1.0.0", "v1.1.0-alpha.0", "v1.1.0"):
+        _git(repo, "tag", tag)
+    existing = _record()
+    updated = record_only(existing, ["cert-manager"], tmp_path, "2026-01-02", "pip")
+    source = updated["charts"]["cert-manager"]
+    assert [r["version"] for r in source["releases"]] == ["v1.0.0", "v1.1.0"]
+    assert source["releases"][1]["app_version"] == "v1.1.0"
+    assert source["recorded_on"] == "2026-01-02"
+    untouched = {k: v for k, v in updated.items() if k != "charts"}
+    assert untouched == {k: v for k, v in existing.items() if k != "charts"}
+    assert updated["charts"]["cloudnative-pg"] == existing["charts"]["cloudnative-pg"]
+    with pytest.raises(SystemExit, match="unknown source"):
+        record_only(existing, ["cert-manger"], tmp_path, "2026-01-02", "pip")

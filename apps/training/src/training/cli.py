@@ -122,6 +122,12 @@ def build_parser(s: Settings) -> argparse.ArgumentParser:
     sub.add_parser("rollback", help=f"point {s.model_alias} back at previous")
     p = sub.add_parser("status", help=f"{s.model_alias}, previous and latest versions")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = sub.add_parser(
+        "bootstrap",
+        help=f"first deploy: train and promote a first model unless @{s.model_alias} exists",
+    )
+    _add_train_flags(p, s)
+    _add_gate_flags(p, s)
     p = sub.add_parser("retrain", help="CronJob entrypoint: decide, train, gate, promote")
     _add_retrain_flags(p, s)
     _add_train_flags(p, s)
@@ -234,6 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rollback": commands.rollback,
         "status": commands.status,
         "retrain": commands.retrain,
+        "bootstrap": commands.bootstrap,
     }
     try:
         return handlers[args.command](args, settings, _progress(args.command))

@@ -220,6 +220,34 @@ def status(args: argparse.Namespace, settings: Settings, progress: Progress) -> 
     return EXIT_OK
 
 
+def bootstrap(args: argparse.Namespace, settings: Settings, progress: Progress) -> int:
+    """`bootstrap`: when the alias names no version, train and promote a first model.
+
+    The first deploy's Job: serving is not ready until a champion exists. Idempotent: with a
+    champion (a second run, a restored registry) it changes nothing. The first model goes
+    through the same train and gate as `train` and `promote`; exit 3 if the gate rejects it.
+    """
+    uri = _check_mlflow(settings)
+    name, alias = settings.model_name, settings.model_alias
+    found = champion.lookup(uri, name, alias, settings.mlflow_connect_timeout)
+    if found is not None:
+        progress(f"{name}@{alias} is already version {found.version}: nothing to do")
+        return EXIT_OK
+    progress(f"{name}@{alias} names no version: training and promoting a first model")
+    target, registered = _train_version(args, settings, progress)
+    from training import recipe
+
+    decision = recipe.promote(
+        target=target,
+        version=registered.version,
+        holdout=_load_holdout(_holdout_spec(args, settings, args.drift)),
+        policy=_policy(args),
+        progress=progress,
+    )
+    _report(decision, progress)
+    return EXIT_OK if decision.promote else EXIT_REJECTED
+
+
 def retrain(args: argparse.Namespace, settings: Settings, progress: Progress) -> int:
     """`retrain`: measure, decide, then train, gate, promote; push the figures and the outcome."""
     started = monitoring.now()
