@@ -333,7 +333,9 @@ def secret_store_policies(
     if store is None:
         return []
     bao, operator = store.openbao, store.operator
-    # The API server (token reviews, webhook calls) has only the configured control-plane range.
+    # The API server's address is the configured control-plane range; its webhook calls may come
+    # from a node address instead (CNI-dependent), so webhook ingress is by port only, as for the
+    # Prometheus Operator's webhook.
     api = [{"ipBlock": {"cidr": cidr}} for cidr in control_plane]
     return [
         _policy(
@@ -347,7 +349,7 @@ def secret_store_policies(
             "external-secrets",
             home(operator),
             operator.pods,
-            ingress=[{"from": api, "ports": _ports(*operator.ports)}],
+            ingress=[{"ports": _ports(*operator.ports)}],
             egress=[{"to": api, "ports": _ports(*API_PORTS)}],
         ),
         _policy(
@@ -384,7 +386,7 @@ def cert_manager_policies(
             "cert-manager-webhook",
             home(webhook),
             webhook.pods,
-            ingress=[{"from": api, "ports": _ports(*webhook.ports)}],
+            ingress=[{"ports": _ports(*webhook.ports)}],
         ),
     ]
 

@@ -14,7 +14,7 @@ import yaml
 
 from infra import versions
 from infra.components import certmanager
-from infra.config import load_stack_file
+from infra.config import PlatformConfig, load_stack_file
 from infra.render import RenderedStack
 from tests.infra.crd_schemas import SCHEMA_DIR
 from tests.infra.rendering import REPO_ROOT, STACKS, RenderRun
@@ -62,6 +62,10 @@ def test_the_backup_plugin_is_installed_after_cert_manager_as_the_stack_file_say
     assert certs.namespace in namespaces
 
 
+def _stack_config(stack: str) -> PlatformConfig:
+    return load_stack_file(REPO_ROOT / "stacks" / f"Pulumi.{stack}.yaml")
+
+
 @pytest.mark.parametrize("stack", ["stage", "prod"])
 def test_cert_manager_may_call_only_the_api_server_and_only_its_webhook_is_called(
     rendered_stacks: dict[str, RenderedStack], stack: str
@@ -76,6 +80,10 @@ def test_cert_manager_may_call_only_the_api_server_and_only_its_webhook_is_calle
     egress = policies["cert-manager-api"]["spec"]["egress"]
     assert [rule["ports"] for rule in egress] == [
         [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}]
+    ]
+    # Only the stack's control-plane range, not the whole internet.
+    assert [rule["to"] for rule in egress] == [
+        [{"ipBlock": {"cidr": cidr}} for cidr in _stack_config(stack).network.control_plane_cidrs]
     ]
     webhook = policies["cert-manager-webhook"]["spec"]
     assert webhook["podSelector"] == {"matchLabels": certmanager.WEBHOOK_PODS}
