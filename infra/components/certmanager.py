@@ -7,7 +7,7 @@ cert-manager and the plugin release depends on it; with `false` the cluster's ow
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -23,6 +23,9 @@ RELEASE = "cert-manager"
 WEBHOOK_PORT = 10250
 # The chart labels its webhook pods with the component name and the release.
 WEBHOOK_PODS = {kube.LABEL_NAME: "webhook", "app.kubernetes.io/instance": RELEASE}
+# Every pod of the chart (controller, cainjector, webhook, startup check) carries the release
+# label, and each of them calls the API server.
+RELEASE_PODS = {"app.kubernetes.io/instance": RELEASE}
 # Three small controllers; the platform asks for a handful of certificates.
 RESOURCES = {
     "requests": {"cpu": "10m", "memory": "64Mi"},
@@ -35,12 +38,14 @@ class CertManagerEndpoints:
     """Who listens where in the cert-manager namespace.
 
     Attributes:
-        namespace: where the chart's pods run (they all call the API server).
+        namespace: where the chart's pods run.
+        pods: the labels every pod of the release carries (they all call the API server).
         webhook: the webhook pods and their HTTPS port (the API server calls them).
     """
 
     namespace: str
     webhook: k8s.Endpoint
+    pods: dict[str, str] = field(default_factory=lambda: dict(RELEASE_PODS))
 
 
 def endpoints(namespace: str) -> CertManagerEndpoints:

@@ -376,9 +376,9 @@ def cert_manager_policies(
     return [
         # The controller, cainjector, webhook and startup check all watch or write API objects.
         _policy(
-            "cert-manager-api",
+            "api-server-cert-manager",
             certs.namespace,
-            {},
+            certs.pods,
             egress=[{"to": api, "ports": _ports(*API_PORTS)}],
         ),
         # The API server calls the webhook to validate and convert cert-manager resources.

@@ -74,10 +74,10 @@ def test_cert_manager_may_call_only_the_api_server_and_only_its_webhook_is_calle
     assert set(policies) == {
         "default-deny",
         "allow-dns",
-        "cert-manager-api",
+        "api-server-cert-manager",
         "cert-manager-webhook",
     }
-    egress = policies["cert-manager-api"]["spec"]["egress"]
+    egress = policies["api-server-cert-manager"]["spec"]["egress"]
     assert [rule["ports"] for rule in egress] == [
         [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}]
     ]

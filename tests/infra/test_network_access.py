@@ -35,6 +35,7 @@ API_CALLERS = {
     ("mlops-platform", (("cnpg.io/cluster", "mlflow-db"),)),
     ("cnpg-system", (("app.kubernetes.io/name", "cloudnative-pg"),)),
     ("cnpg-system", (("app.kubernetes.io/name", "plugin-barman-cloud"),)),
+    ("cert-manager", (("app.kubernetes.io/instance", "cert-manager"),)),
 }
 
 
