@@ -180,7 +180,7 @@ def test_seaweedfs_engine_mounts_its_identity_file_from_a_secret(
     assert config_volume["secret"]["secretName"] == "seaweedfs-s3-config"
     assert "-s3.config=/etc/seaweedfs/s3.json" in pod["containers"][0]["args"]
     secret = by_key[("Secret", "seaweedfs-s3-config")]
-    assert "<secret:secrets-s3-secret-key>" in secret["stringData"]["s3.json"]
+    assert "<secret:secrets-s3-admin-secret-key>" in secret["stringData"]["s3.json"]
 
 
 def test_cnpg_chart_is_a_pinned_helm_release_with_values(
