@@ -5,6 +5,7 @@ consumer needs and gets AccessDenied for the rest (infra/components/objectstore_
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -79,8 +80,8 @@ def test_admin_creates_and_deletes_buckets(s3: services.S3Server) -> None:
 def test_no_consumer_can_create_or_delete_a_bucket(s3: services.S3Server) -> None:
     for identity in (ids.MLFLOW, ids.TRAINING, ids.SERVING, ids.POSTGRES_BACKUPS):
         client = s3.client(identity)
-        denied(lambda c=client: c.create_bucket(Bucket=f"probe-{uuid4().hex[:12]}"))
-        denied(lambda c=client: c.delete_bucket(Bucket=DATASETS))
+        denied(partial(client.create_bucket, Bucket=f"probe-{uuid4().hex[:12]}"))
+        denied(partial(client.delete_bucket, Bucket=DATASETS))
 
 
 def test_a_wrong_secret_is_refused(s3: services.S3Server, seeded: dict[str, str]) -> None:
@@ -102,9 +103,9 @@ def test_mlflow_reads_writes_lists_and_deletes_artifacts_only(
     mlflow.delete_object(Bucket=ARTIFACTS, Key=key)
 
     for bucket in (DATASETS, LOG, BACKUPS):
-        denied(lambda b=bucket: mlflow.get_object(Bucket=b, Key=seeded[b]))
-        denied(lambda b=bucket: mlflow.put_object(Bucket=b, Key=fresh(PREDICTIONS), Body=b"x"))
-        denied(lambda b=bucket: mlflow.list_objects_v2(Bucket=b))
+        denied(partial(mlflow.get_object, Bucket=bucket, Key=seeded[bucket]))
+        denied(partial(mlflow.put_object, Bucket=bucket, Key=fresh(PREDICTIONS), Body=b"x"))
+        denied(partial(mlflow.list_objects_v2, Bucket=bucket))
 
 
 def test_training_snapshots_datasets_and_reads_the_log(
