@@ -264,7 +264,14 @@ def secret_args(
         backups_bucket: the database backups' bucket (its identity exists only then).
     """
     wanted = list(consumers)
-    names = [ids.ADMIN, *(c.identity for c in wanted)]
+    known = identities(cfg, backups_bucket)
+    # Every identity gets its key (the server's identity file names them all), placed or not.
+    names = [ids.ADMIN, *(i.name for i in known)]
+    unknown = sorted({c.identity for c in wanted} - set(names))
+    if unknown:
+        raise ValueError(
+            f"objectstore_specs.secret_args: no S3 identity {unknown} (known: {names})"
+        )
     passwords, provided = _key_sources(cfg, names)
     server = service_name(cfg.engine)
     admin_readers = (BUCKET_INIT,) if server is None else tuple(sorted({BUCKET_INIT, server}))
@@ -291,7 +298,7 @@ def secret_args(
             SecretSpec(
                 name=CONFIG_SECRET,
                 namespace=namespace,
-                data={SEAWEEDFS_CONFIG_KEY: seaweedfs_identities(identities(cfg, backups_bucket))},
+                data={SEAWEEDFS_CONFIG_KEY: seaweedfs_identities(known)},
                 readers=(server_for(cfg.engine).app,),
             )
         )
