@@ -21,6 +21,7 @@ from infra.components import (
     serving,
     training,
 )
+from infra.components import objectstore_identities as ids
 from infra.components.certmanager import CertManager
 from infra.components.external_secrets import StoreBackend
 from infra.components.images import Images
@@ -31,6 +32,7 @@ from infra.components.monitoring import Monitoring, MonitoringArgs
 from infra.components.namespaces import Namespaces, NamespacesArgs
 from infra.components.network import NetworkPolicies, NetworkPoliciesArgs, home
 from infra.components.objectstore import ObjectStore, ObjectStoreArgs
+from infra.components.objectstore_specs import Consumer
 from infra.components.openbao import OpenbaoStore
 from infra.components.postgres import BackupStore, Postgres, PostgresArgs
 from infra.components.secrets import SecretStore, SecretStoreArgs, combine
@@ -59,18 +61,27 @@ def secret_store_args(cfg: PlatformConfig) -> SecretStoreArgs:
     with the ServiceAccounts of the clients that read them.
     """
     ns = cfg.namespaces
-    # One key pair for every client for now (least-privilege keys per consumer: a later issue).
-    s3_clients: tuple[tuple[str, str], ...] = (
-        (ns.platform, mlflow.SERVICE_ACCOUNT),
-        (ns.training, training.SERVICE_ACCOUNT),
-        (ns.serving, serving.service_account()),
-    )
-    if cfg.postgres.backups is not None:
+    # One S3 identity per consumer, its key only in its own namespace (objectstore_identities).
+    s3_consumers = [
+        Consumer(identity=ids.MLFLOW, namespace=ns.platform, readers=(mlflow.SERVICE_ACCOUNT,)),
+        Consumer(identity=ids.TRAINING, namespace=ns.training, readers=(training.SERVICE_ACCOUNT,)),
+        Consumer(identity=ids.SERVING, namespace=ns.serving, readers=(serving.service_account(),)),
+    ]
+    backups = cfg.postgres.backups
+    if backups is not None:
         # The backup sidecar in the database pods writes base backups and WAL.
-        s3_clients += ((ns.platform, postgres.cluster_service_account(cfg.postgres.cluster_name)),)
+        account = postgres.cluster_service_account(cfg.postgres.cluster_name)
+        s3_consumers.append(
+            Consumer(identity=ids.POSTGRES_BACKUPS, namespace=ns.platform, readers=(account,))
+        )
     return combine(
         postgres.secret_args(cfg.postgres, ns.platform, readers=(mlflow.SERVICE_ACCOUNT,)),
-        objectstore_specs.secret_args(cfg.object_store, ns.platform, s3_clients),
+        objectstore_specs.secret_args(
+            cfg.object_store,
+            ns.platform,
+            s3_consumers,
+            backups_bucket=None if backups is None else backups.bucket,
+        ),
         mlflow.secret_args(ns.platform),
         monitoring_specs.secret_args(cfg.monitoring, ns.monitoring),
     )
@@ -193,7 +204,7 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             namespace=ns.platform,
             config=cfg.object_store,
             depends_on=ns_deps + secret_deps,
-            extra_buckets={} if backups is None else {"postgresBackups": backups.bucket},
+            backups_bucket=None if backups is None else backups.bucket,
             protect=cfg.protect_data,
         ),
         opts=opts,
@@ -209,7 +220,7 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             else BackupStore(
                 endpoint=store.url,
                 bucket=backups.bucket,
-                credentials_secret=store.credentials_secret,
+                credentials_secret=store.credentials_secret(ids.POSTGRES_BACKUPS),
                 access_key=objectstore_specs.ACCESS_KEY,
                 secret_key=objectstore_specs.SECRET_KEY,
             ),
@@ -226,7 +237,7 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             namespace=ns.platform,
             config=cfg.mlflow,
             backend_secret=database.app_secret,
-            s3_secret=store.credentials_secret,
+            s3_secret=store.credentials_secret(ids.MLFLOW),
             s3_endpoint=store.url,
             s3_region=cfg.object_store.region,
             artifacts_bucket=cfg.object_store.artifacts_bucket,
@@ -249,7 +260,7 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             tracking_uri=server.tracking_uri,
             s3_endpoint=store.url,
             s3_region=cfg.object_store.region,
-            s3_secret=store.credentials_secret,
+            s3_secret=store.credentials_secret(ids.TRAINING),
             datasets_bucket=cfg.object_store.datasets_bucket,
             inference_log_bucket=store.inference_log_bucket,
             # Monitoring is created after serving (it scrapes it): its pure URL functions.
@@ -276,7 +287,7 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
                 bucket=store.inference_log_bucket,
                 endpoint=store.url,
                 region=cfg.object_store.region,
-                credentials_secret=store.credentials_secret,
+                credentials_secret=store.credentials_secret(ids.SERVING),
             ),
             # The log's Secret exists before the first pod starts. Not the bucket Job: serving
             # must not wait on it, and a write before the bucket exists is counted, not fatal.

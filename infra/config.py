@@ -534,6 +534,51 @@ class PostgresConfig(_Model):
         return v
 
 
+class S3KeyPair(_Model):
+    """One consumer's key pair on an external S3, created there with only its rights."""
+
+    access_key_id: str = Field(
+        description="The consumer's access key id on the external S3 (not secret by itself)."
+    )
+    secret_access_key: SecureValue = Field(
+        description=(
+            "The consumer's secret key; must be a Pulumi secret (`pulumi config set --secret "
+            "--path`), so it never lands in the stack file in clear text."
+        )
+    )
+
+
+# The consumers that need a key of their own on an external S3 (objectStore.keys.<name>).
+EXTERNAL_KEY_CONSUMERS = ("mlflow", "training", "serving")
+
+
+class ConsumerKeys(_Model):
+    """A key pair per S3 consumer, for `engine: external` (docs/operations.md, storage keys)."""
+
+    mlflow: S3KeyPair | None = Field(
+        default=None,
+        description="MLflow's key: read, write, list and delete in objectStore.artifactsBucket.",
+    )
+    training: S3KeyPair | None = Field(
+        default=None,
+        description=(
+            "Training's key: read, write and list objectStore.datasetsBucket; read and list "
+            "objectStore.inferenceLogBucket."
+        ),
+    )
+    serving: S3KeyPair | None = Field(
+        default=None,
+        description="Serving's key: put objects under v1/ of objectStore.inferenceLogBucket only.",
+    )
+    postgres_backups: S3KeyPair | None = Field(
+        default=None,
+        description=(
+            "The database backups' key (required with postgres.backups): read, write, list and "
+            "delete in postgres.backups.bucket."
+        ),
+    )
+
+
 class ObjectStoreConfig(_Model):
     """The S3 endpoint: an in-cluster SeaweedFS (default) or MinIO, or an external S3."""
 
@@ -582,6 +627,14 @@ class ObjectStoreConfig(_Model):
         "config set --secret --path objectStore.secretAccessKey ...`; a plain value is "
         "rejected.",
     )
+    keys: ConsumerKeys | None = Field(
+        default=None,
+        description=(
+            "With engine external only: one key pair per consumer (mlflow, training, serving, "
+            "postgresBackups), each allowed only its buckets; accessKeyId/secretAccessKey are then "
+            "the bucket Job's admin key. In-cluster engines generate every key themselves."
+        ),
+    )
     resources: Resources | None = Field(
         None, description="The in-cluster server's; required for `minio` and `seaweedfs`."
     )
@@ -599,6 +652,28 @@ class ObjectStoreConfig(_Model):
             raise ValueError(f"only used when engine is 'external' (engine is {engine!r})")
         if field == "endpoint" and v is not None and not str(v).startswith(("http://", "https://")):
             raise ValueError(f"an http(s):// URL (got {v!r})")
+        return v
+
+    @field_validator("keys", mode="after")
+    @classmethod
+    def _external_keys(cls, v: ConsumerKeys | None, info: ValidationInfo) -> ConsumerKeys | None:
+        # One key per consumer: a shared key would give serving the rights of MLflow.
+        engine = info.data.get("engine", "seaweedfs")
+        if engine != "external":
+            if v is not None:
+                raise ValueError(
+                    f"only used when engine is 'external' (engine is {engine!r}: the platform "
+                    "generates every key)"
+                )
+            return v
+        missing = [n for n in EXTERNAL_KEY_CONSUMERS if v is None or getattr(v, n) is None]
+        if missing:
+            paths = ", ".join(f"objectStore.keys.{n}" for n in missing)
+            raise ValueError(
+                f"required when engine is 'external': set {paths} (accessKeyId, and "
+                "secretAccessKey with `pulumi config set --secret --path`), one key pair per "
+                "consumer (docs/operations.md, 'Storage keys')"
+            )
         return v
 
     @field_validator("datasets_bucket", "inference_log_bucket", mode="after")
@@ -1141,6 +1216,23 @@ class PlatformConfig(_Model):
             )
         return v
 
+    @field_validator("object_store", mode="after")
+    @classmethod
+    def _backups_key(cls, v: ObjectStoreConfig, info: ValidationInfo) -> ObjectStoreConfig:
+        postgres = info.data.get("postgres")
+        backups = postgres is not None and postgres.backups is not None
+        if (
+            v.engine == "external"
+            and v.keys is not None
+            and backups
+            and not v.keys.postgres_backups
+        ):
+            raise ValueError(
+                "keys.postgresBackups is required when engine is 'external' and postgres.backups "
+                "is set (the backups get a key of their own)"
+            )
+        return v
+
     @field_validator("protect_data")
     @classmethod
     def _prod_is_protected(cls, v: bool, info: ValidationInfo) -> bool:
@@ -1200,6 +1292,10 @@ MOVED_KEYS: dict[tuple[str, ...], str] = {
 # Fields whose values must be Pulumi secrets, by YAML path below the project namespace.
 SECRET_PATHS: tuple[tuple[str, ...], ...] = (
     ("objectStore", "secretAccessKey"),
+    ("objectStore", "keys", "mlflow", "secretAccessKey"),
+    ("objectStore", "keys", "training", "secretAccessKey"),
+    ("objectStore", "keys", "serving", "secretAccessKey"),
+    ("objectStore", "keys", "postgresBackups", "secretAccessKey"),
     ("monitoring", "alertReceiver"),
 )
 

@@ -25,6 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from mlops_contract import env as contract_env
+from mlops_contract import inference_log
+
+from infra.components import objectstore_identities as s3_ids
 
 LOOPBACK = "127.0.0.1"
 POSTGRES_BIN_DIRS = (Path("/usr/lib/postgresql/15/bin"),)
@@ -33,6 +36,18 @@ TEST_DB_USER = "mlflow"
 TEST_DB_PASSWORD = "mlflow-test-only"  # noqa: S105
 TEST_S3_ACCESS_KEY = "test-access-key"
 TEST_S3_SECRET_KEY = "test-secret-key-only-for-loopback"  # noqa: S105
+# One throwaway key pair per S3 identity (the one above is admin's), fixed so that every process
+# of a sandbox finds the same keys after a restart.
+TEST_S3_KEYS = {
+    s3_ids.ADMIN: s3_ids.KeyPair(TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY),
+    **{
+        name: s3_ids.KeyPair(f"test-{name}-key", f"test-{name}-secret-only-for-loopback")
+        for name in s3_ids.ALL
+        if name != s3_ids.ADMIN
+    },
+}
+DEFAULT_ARTIFACTS_BUCKET = "mlflow-artifacts"
+DEFAULT_DATASETS_BUCKET = "datasets"
 
 
 class ServiceError(RuntimeError):
@@ -361,7 +376,11 @@ def _check_reachable_by(path: Path, user: str) -> None:
 
 @dataclass
 class S3Server(RunsProcess):
-    """A real S3 endpoint (SeaweedFS `weed mini`) with the buckets the platform uses."""
+    """A real S3 endpoint (SeaweedFS `weed mini`) with the buckets the platform uses.
+
+    `access_key`/`secret_key` are the admin identity's; `keys` has every identity's
+    (infra.components.objectstore_identities), each limited to its buckets by the server.
+    """
 
     endpoint_url: str
     access_key: str
@@ -369,31 +388,45 @@ class S3Server(RunsProcess):
     region: str
     metrics_port: int
     process: ManagedProcess
-    artifacts_bucket: str = "mlflow-artifacts"
-    datasets_bucket: str = "datasets"
+    artifacts_bucket: str = DEFAULT_ARTIFACTS_BUCKET
+    datasets_bucket: str = DEFAULT_DATASETS_BUCKET
+    keys: dict[str, s3_ids.KeyPair] = field(default_factory=lambda: dict(TEST_S3_KEYS))
 
-    def env(self) -> dict[str, str]:
-        """The S3 variables a client (MLflow, boto3, training) reads."""
+    def env(self, identity: str = s3_ids.ADMIN) -> dict[str, str]:
+        """The S3 variables a client (MLflow, boto3, training) reads, with identity's key."""
+        pair = self.keys[identity]
         return {
             contract_env.S3_ENDPOINT_URL: self.endpoint_url,
             "AWS_ENDPOINT_URL_S3": self.endpoint_url,
-            contract_env.AWS_ACCESS_KEY_ID: self.access_key,
-            contract_env.AWS_SECRET_ACCESS_KEY: self.secret_key,
+            contract_env.AWS_ACCESS_KEY_ID: pair.access_key,
+            contract_env.AWS_SECRET_ACCESS_KEY: pair.secret_key,
             contract_env.AWS_DEFAULT_REGION: self.region,
             contract_env.DATASETS_BUCKET: self.datasets_bucket,
         }
 
-    def client(self) -> Any:
-        """A boto3 S3 client for this server."""
+    def client(self, identity: str = s3_ids.ADMIN) -> Any:
+        """A boto3 S3 client for this server, signing with identity's key."""
         import boto3
 
+        pair = self.keys[identity]
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint_url,
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key,
+            aws_access_key_id=pair.access_key,
+            aws_secret_access_key=pair.secret_key,
             region_name=self.region,
         )
+
+
+def default_s3_config(backups_bucket: str | None = None) -> str:
+    """SeaweedFS's identity file for the default buckets and TEST_S3_KEYS (the infra's builder)."""
+    consumers = s3_ids.consumers(
+        artifacts=DEFAULT_ARTIFACTS_BUCKET,
+        datasets=DEFAULT_DATASETS_BUCKET,
+        inference_log_bucket=inference_log.DEFAULT_BUCKET,
+        backups=backups_bucket,
+    )
+    return s3_ids.seaweedfs_config(TEST_S3_KEYS, consumers)
 
 
 def weed_binary() -> str:
@@ -426,15 +459,20 @@ S3_PORT_NAMES = (
 
 def start_s3(
     base: Path,
-    buckets: Sequence[str] = ("mlflow-artifacts", "datasets"),
+    buckets: Sequence[str] = (DEFAULT_ARTIFACTS_BUCKET, DEFAULT_DATASETS_BUCKET),
     ports: Mapping[str, int] | None = None,
+    s3_config: str | None = None,
 ) -> S3Server:
     """Start SeaweedFS `weed mini`, every port set (`ports` by S3_PORT_NAMES, else free ones).
 
-    S3 keys come from the env; the data lives in base/weed and is kept when the server stops.
+    The identities come from `s3_config` (SeaweedFS's `-s3.config` JSON with TEST_S3_KEYS;
+    default: default_s3_config()); the data lives in base/weed and is kept when the server stops.
     """
     data = base / "weed"
     data.mkdir(parents=True, exist_ok=True)
+    config_file = base / "s3-identities.json"
+    config_file.write_text(s3_config or default_s3_config(), encoding="utf-8")
+    config_file.chmod(0o600)
     chosen = (
         dict(ports) if ports is not None else dict(zip(S3_PORT_NAMES, free_ports(12), strict=True))
     )
@@ -465,12 +503,11 @@ def start_s3(
         f"-admin.port.grpc={admin_grpc}",
         f"-metricsPort={metrics}",
         f"-bucket={','.join(buckets)}",
+        f"-s3.config={config_file}",
     ]
-    env = {
-        **os.environ,
-        contract_env.AWS_ACCESS_KEY_ID: TEST_S3_ACCESS_KEY,
-        contract_env.AWS_SECRET_ACCESS_KEY: TEST_S3_SECRET_KEY,
-    }
+    # weed adds an admin identity for AWS_* keys in its environment: only the file's count.
+    aws_keys = {contract_env.AWS_ACCESS_KEY_ID, contract_env.AWS_SECRET_ACCESS_KEY}
+    env = {k: v for k, v in os.environ.items() if k not in aws_keys}
     process = ManagedProcess("seaweedfs", argv, base / "weed.log", env=env, cwd=data)
     process.start()
     server = S3Server(

@@ -36,6 +36,7 @@ from mlops_contract import env as contract_env
 from mlops_contract import metrics as m
 from mlops_contract import serving as srv
 
+from infra.components import objectstore_specs
 from infra.components.monitoring_specs import PROMETHEUS_PORT, PROMETHEUS_SERVICE
 from infra.render import RenderedStack
 from sandbox import services, wiring
@@ -58,8 +59,6 @@ SERVING_API_DOCS = "API_DOCS"
 # CloudNativePG makes `<cluster>-rw` on its own port; the render has the Cluster, not the Service.
 CNPG_PORT = 5432
 # Placeholders the render writes for generated secrets -> which local value stands in.
-S3_ACCESS_PLACEHOLDER = "<secret:secrets-s3-access-key>"
-S3_SECRET_PLACEHOLDER = "<secret:secrets-s3-secret-key>"  # noqa: S105  # a placeholder name
 DB_PASSWORD_PLACEHOLDER = "<secret:secrets-postgres-app>"  # noqa: S105
 FLASK_PLACEHOLDER = "<secret:secrets-mlflow-flask>"
 
@@ -77,6 +76,8 @@ class Rendered:
     retrain: wiring.RenderedContainer
     object_store: wiring.RenderedContainer
     buckets: list[str]
+    # SeaweedFS's rendered identity file, keys still placeholders (s3_placeholders fills them).
+    s3_config: str
 
     @classmethod
     def load(cls, stack: RenderedStack) -> Rendered:
@@ -108,7 +109,7 @@ class Rendered:
                     f"{container.where} sets {variable}={bucket}, but the rendered bucket Job "
                     f"{engine}-buckets creates only {', '.join(buckets)}"
                 )
-        return cls(stack, serving, retrain, store, buckets)
+        return cls(stack, serving, retrain, store, buckets, _s3_config(stack))
 
     def cron(self) -> dict[str, Any]:
         """The CronJob's spec (schedule, timeZone, concurrencyPolicy, ...)."""
@@ -138,6 +139,41 @@ def _buckets(stack: RenderedStack, engine: str) -> list[str]:
     if not raw.split():
         raise wiring.WiringError(f"{job.where} sets no BUCKETS")
     return raw.split()
+
+
+def _s3_config(stack: RenderedStack) -> str:
+    for obj in stack.manifests:
+        if obj["kind"] == "Secret" and obj["metadata"]["name"] == objectstore_specs.CONFIG_SECRET:
+            return str(obj["stringData"][objectstore_specs.SEAWEEDFS_CONFIG_KEY])
+    raise wiring.WiringError(
+        f"rendered stack {stack.stack} has no Secret {objectstore_specs.CONFIG_SECRET}"
+    )
+
+
+def s3_placeholders() -> dict[str, str]:
+    """Each S3 identity's rendered key placeholders -> its local key (services.TEST_S3_KEYS)."""
+    found = {}
+    for identity, pair in services.TEST_S3_KEYS.items():
+        names = objectstore_specs.key_values(identity)
+        for name, local in (
+            (names.access_key, pair.access_key),
+            (names.secret_key, pair.secret_key),
+        ):
+            found[f"<secret:secrets-{name.replace('_', '-')}>"] = local
+    return found
+
+
+def local_s3_config(rendered: Rendered) -> str:
+    """The rendered SeaweedFS identity file with the local keys in place of the generated ones."""
+    config = rendered.s3_config
+    for placeholder, local in s3_placeholders().items():
+        config = config.replace(placeholder, local)
+    if "<secret:" in config:
+        raise wiring.WiringError(
+            f"Secret {objectstore_specs.CONFIG_SECRET} holds a generated key the sandbox has no "
+            f"local value for; known: {', '.join(sorted(s3_placeholders()))}"
+        )
+    return config
 
 
 def _services_of(stack: RenderedStack) -> dict[str, list[int]]:
@@ -404,7 +440,9 @@ class Sandbox:
         }
         return self._run(  # type: ignore[no-any-return]
             "seaweedfs",
-            lambda: services.start_s3(self.state.data("seaweedfs"), rendered.buckets, ports),
+            lambda: services.start_s3(
+                self.state.data("seaweedfs"), rendered.buckets, ports, local_s3_config(rendered)
+            ),
             list(ports.values()),
         )
 
@@ -627,8 +665,7 @@ class _Local:
     def _local_value(self, container: wiring.RenderedContainer, variable: str, value: str) -> str:
         """A rendered secret value made local: placeholders filled, Service addresses mapped."""
         placeholders = {
-            S3_ACCESS_PLACEHOLDER: self.s3.access_key,
-            S3_SECRET_PLACEHOLDER: self.s3.secret_key,
+            **s3_placeholders(),
             DB_PASSWORD_PLACEHOLDER: self.pg.password,
             FLASK_PLACEHOLDER: self.flask_secret(),
         }

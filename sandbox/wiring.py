@@ -25,6 +25,7 @@ from mlops_contract import env as contract_env
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
+from infra.components import objectstore_identities as s3_ids
 from infra.render import RenderedStack, load_rendered
 from sandbox import services
 
@@ -211,8 +212,9 @@ def local_mlflow(
     metrics_dir.mkdir(parents=True, exist_ok=True)
     secret_values = {
         "MLFLOW_BACKEND_STORE_URI": postgres.url,
-        contract_env.AWS_ACCESS_KEY_ID: s3.access_key,
-        contract_env.AWS_SECRET_ACCESS_KEY: s3.secret_key,
+        # MLflow's own S3 identity: the artifacts bucket and nothing else.
+        contract_env.AWS_ACCESS_KEY_ID: s3.keys[s3_ids.MLFLOW].access_key,
+        contract_env.AWS_SECRET_ACCESS_KEY: s3.keys[s3_ids.MLFLOW].secret_key,
         "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_urlsafe(24),
     }
     overrides = {contract_env.S3_ENDPOINT_URL: s3.endpoint_url, "HOME": str(base)}

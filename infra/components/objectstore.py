@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as kubernetes
@@ -23,30 +23,30 @@ class ObjectStoreArgs:
         config: the stack's objectStore settings.
         depends_on: resources that must exist first (namespace, the Secrets of
             `objectstore_specs.secret_args`).
-        extra_buckets: buckets other components own, by role (the database's backups); the
-            bucket Job creates them with the store's own.
+        backups_bucket: the database backups' bucket (another component owns it; None: no
+            backups); the bucket Job creates it with the store's own, and its identity exists
+            only then.
         protect: protect the server's volume and retain it on delete (it holds every bucket).
     """
 
     namespace: str
     config: ObjectStoreConfig
     depends_on: tuple[pulumi.Resource, ...] = ()
-    extra_buckets: dict[str, str] = field(default_factory=dict)
+    backups_bucket: str | None = None
     protect: bool = False
 
 
 class ObjectStore(pulumi.ComponentResource):
     """An S3 endpoint plus the MLflow-artifacts, datasets and inference-log buckets (a Job).
 
-    Published facts: url (the S3 endpoint URL), port, credentials_secret (the Secret with the
-    keys, in every client namespace), buckets (by role), inference_log_bucket, in_cluster,
-    endpoints, scrape_target (None for an external S3), ready (the bucket Job: the store is
-    usable once it succeeded).
+    Published facts: url (the S3 endpoint URL), port, credentials_secret(identity) (the Secret
+    with one identity's keys, in that consumer's namespace), buckets (by role),
+    inference_log_bucket, in_cluster, endpoints, scrape_target (None for an external S3), ready
+    (the bucket Job: the store is usable once it succeeded).
     """
 
     url: str
     port: int
-    credentials_secret: str
     buckets: dict[str, str]
     inference_log_bucket: str
     in_cluster: bool
@@ -65,18 +65,19 @@ class ObjectStore(pulumi.ComponentResource):
         self.endpoints = specs.endpoints(cfg, ns)
         self.port = self.endpoints.api.ports[0]
         self.in_cluster = cfg.engine != "external"
-        self.credentials_secret = specs.CREDENTIALS_SECRET
         self.scrape_target = specs.scrape_target(cfg, ns)
-        self.buckets = {**specs.buckets(cfg), **args.extra_buckets}
+        extra = {} if args.backups_bucket is None else {"postgresBackups": args.backups_bucket}
+        self.buckets = {**specs.buckets(cfg), **extra}
         if len(set(self.buckets.values())) != len(self.buckets):
             raise ValueError(
-                f"ObjectStoreArgs.extra_buckets: one bucket named twice in {self.buckets}"
+                f"ObjectStoreArgs.backups_bucket: one bucket named twice in {self.buckets}"
             )
         self.inference_log_bucket = cfg.inference_log_bucket
         job_deps: list[pulumi.Resource] = list(args.depends_on)
         server_name = specs.service_name(cfg.engine)
         if server_name is not None:
             job_deps.append(self._server(name, server_name, args))
+        job_deps.append(self._service_account(f"{name}-buckets-sa", specs.BUCKET_INIT, args))
         self.ready = kubernetes.batch.v1.Job(
             f"{name}-buckets",
             opts=pulumi.ResourceOptions(parent=self, depends_on=job_deps),
@@ -86,27 +87,35 @@ class ObjectStore(pulumi.ComponentResource):
                     ns,
                     endpoint=self.url,
                     buckets=list(self.buckets.values()),
+                    engine=cfg.engine,
+                    consumers=specs.identities(cfg, args.backups_bucket),
                 )
             ),
         )
-        self.register_outputs(
-            {"endpoint": self.url, "buckets": self.buckets, "secret": self.credentials_secret}
+        self.register_outputs({"endpoint": self.url, "buckets": self.buckets})
+
+    @staticmethod
+    def credentials_secret(identity: str) -> str:
+        """Return the Secret with `identity`'s keys (objectstore_identities names them)."""
+        return specs.credentials_secret(identity)
+
+    def _service_account(self, name: str, account: str, args: ObjectStoreArgs) -> pulumi.Resource:
+        return kubernetes.core.v1.ServiceAccount(
+            name,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+            **manifest_args(
+                {
+                    "metadata": {"name": account, "namespace": args.namespace},
+                    # The pod never talks to the Kubernetes API.
+                    "automountServiceAccountToken": False,
+                }
+            ),
         )
 
     def _server(self, name: str, server_name: str, args: ObjectStoreArgs) -> pulumi.Resource:
         ns = args.namespace
         deps = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
-        kubernetes.core.v1.ServiceAccount(
-            f"{name}-sa",
-            opts=deps,
-            **manifest_args(
-                {
-                    "metadata": {"name": server_name, "namespace": ns},
-                    # The server never talks to the Kubernetes API.
-                    "automountServiceAccountToken": False,
-                }
-            ),
-        )
+        self._service_account(f"{name}-sa", server_name, args)
         # The claim holds every bucket: deleting it deletes the artifacts and the backups.
         claim = kubernetes.core.v1.PersistentVolumeClaim(
             f"{name}-data",

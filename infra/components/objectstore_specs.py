@@ -10,22 +10,20 @@ from typing import Any
 from mlops_contract import env, metrics
 
 from infra import k8s, versions
+from infra.components import objectstore_identities as ids
 from infra.components.monitoring_targets import ScrapeTarget
 from infra.components.secrets import SecretSpec, SecretStoreArgs
 from infra.config import ObjectStoreConfig
 
 APP_COMPONENT = "object-store"
-# The credentials Secret's keys are the AWS SDK's variable names, so clients take it by envFrom.
+# Each credentials Secret's keys are the AWS SDK's variable names, so clients take it by envFrom.
 ACCESS_KEY = env.AWS_ACCESS_KEY_ID
 SECRET_KEY = env.AWS_SECRET_ACCESS_KEY
-# Secret names (S105: names, not values): the S3 keys, in every namespace that has a client, and
-# SeaweedFS's identity file (built from the same keys).
-CREDENTIALS_SECRET = "s3-credentials"  # noqa: S105
+# SeaweedFS's identity file (built from every identity's keys); S105: a name, not a value.
 CONFIG_SECRET = "seaweedfs-s3-config"  # noqa: S105
-# The SecretStore value names of the keys; AWS-like lengths (20-character id, 40-character key).
-ACCESS_KEY_VALUE = "s3_access_key"
-SECRET_KEY_VALUE = "s3_secret_key"  # noqa: S105
-GENERATED_KEYS = {ACCESS_KEY_VALUE: 20, SECRET_KEY_VALUE: 40}
+# AWS-like lengths of the generated keys (20-character id, 40-character secret).
+ACCESS_KEY_LENGTH = 20
+SECRET_KEY_LENGTH = 40
 BUCKET_INIT = "bucket-init"
 MINIO_PORT = 9000
 SEAWEEDFS_PORT = 8333
@@ -91,14 +89,36 @@ def server_for(engine: str) -> Server:
     raise ValueError(f"ObjectStore engine {engine!r} has no in-cluster server")
 
 
-def seaweedfs_identities(access_var: str, secret_var: str) -> str:
+def credentials_secret(identity: str) -> str:
+    """Return the name of the Secret holding one identity's S3 key pair (in its namespace)."""
+    return k8s.name("s3", identity, "credentials")
+
+
+def key_values(identity: str) -> ids.KeyPair:
+    """Return the SecretStore value names of one identity's key pair."""
+    base = f"s3_{identity.replace('-', '_')}"
+    return ids.KeyPair(access_key=f"{base}_access_key", secret_key=f"{base}_secret_key")
+
+
+def _templates(identity: str) -> ids.KeyPair:
+    names = key_values(identity)
+    return ids.KeyPair(access_key=f"${{{names.access_key}}}", secret_key=f"${{{names.secret_key}}}")
+
+
+def identities(cfg: ObjectStoreConfig, backups_bucket: str | None) -> tuple[ids.Identity, ...]:
+    """Return the consumer identities of cfg's buckets (and the backups bucket, if any)."""
+    return ids.consumers(
+        artifacts=cfg.artifacts_bucket,
+        datasets=cfg.datasets_bucket,
+        inference_log_bucket=cfg.inference_log_bucket,
+        backups=backups_bucket,
+    )
+
+
+def seaweedfs_identities(consumers: tuple[ids.Identity, ...]) -> str:
     """Return the SeaweedFS S3 identity file template (`${var}` filled by SecretStore)."""
-    identity = {
-        "name": "platform",
-        "credentials": [{"accessKey": f"${{{access_var}}}", "secretKey": f"${{{secret_var}}}"}],
-        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-    }
-    return json.dumps({"identities": [identity]}, sort_keys=True)
+    names = [ids.ADMIN, *(c.name for c in consumers)]
+    return ids.seaweedfs_config({n: _templates(n) for n in names}, consumers)
 
 
 def buckets(cfg: ObjectStoreConfig) -> dict[str, str]:
@@ -182,47 +202,103 @@ def scrape_target(cfg: ObjectStoreConfig, namespace: str) -> ScrapeTarget | None
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class Consumer:
+    """Where one identity's key is read: its namespace and the ServiceAccounts reading it."""
+
+    identity: str
+    namespace: str
+    readers: tuple[str, ...]
+
+
+def _key_sources(cfg: ObjectStoreConfig, names: list[str]) -> tuple[dict[str, int], dict[str, str]]:
+    """Return (generated, provided) key values: generated in-cluster, from config if external."""
+    passwords: dict[str, int] = {}
+    provided: dict[str, str] = {}
+    for name in names:
+        values = key_values(name)
+        if cfg.engine != "external":
+            passwords[values.access_key] = ACCESS_KEY_LENGTH
+            passwords[values.secret_key] = SECRET_KEY_LENGTH
+            continue
+        if name == ids.ADMIN:
+            assert cfg.access_key_id is not None  # noqa: S101  # validated by config
+            assert cfg.secret_access_key is not None  # noqa: S101
+            pair = (cfg.access_key_id, cfg.secret_access_key.value)
+        else:
+            assert cfg.keys is not None  # noqa: S101  # validated by config
+            given = getattr(cfg.keys, name.replace("-", "_"))
+            assert given is not None  # noqa: S101  # validated by config
+            pair = (given.access_key_id, given.secret_access_key.value)
+        provided[values.access_key], provided[values.secret_key] = pair
+    return passwords, provided
+
+
+def admin_secret_data(engine: str, consumers: Iterable[str]) -> dict[str, str]:
+    """Return the bucket Job's Secret: the admin key, plus (MinIO) the users it creates."""
+    admin = _templates(ids.ADMIN)
+    data = {ACCESS_KEY: admin.access_key, SECRET_KEY: admin.secret_key}
+    if engine == "minio":
+        for name in consumers:
+            pair = _templates(name)
+            data[user_env(name, "ACCESS")] = pair.access_key
+            data[user_env(name, "SECRET")] = pair.secret_key
+    return data
+
+
 def secret_args(
-    cfg: ObjectStoreConfig, namespace: str, clients: Iterable[tuple[str, str]]
+    cfg: ObjectStoreConfig,
+    namespace: str,
+    consumers: Iterable[Consumer],
+    backups_bucket: str | None = None,
 ) -> SecretStoreArgs:
-    """Return the S3 keys (generated, or from config for an external S3) and their Secrets.
+    """Return every identity's S3 key (generated, or from config for an external S3).
+
+    Each consumer's Secret holds only its own key, in its own namespace; the admin key is in
+    the bucket Job's Secret only (and in SeaweedFS's identity file, which the server reads).
 
     Args:
         cfg: the stack's objectStore settings.
-        namespace: where the in-cluster server runs (it reads the keys there too).
-        clients: (namespace, ServiceAccount) of every S3 client; each client namespace gets
-            its own copy of the credentials Secret, readable by its clients only.
+        namespace: where the server and the bucket Job run.
+        consumers: each identity's namespace and reading ServiceAccounts.
+        backups_bucket: the database backups' bucket (its identity exists only then).
     """
-    passwords: dict[str, int] = {}
-    provided: dict[str, str] = {}
-    if cfg.engine == "external":
-        assert cfg.access_key_id is not None  # noqa: S101  # validated by config
-        assert cfg.secret_access_key is not None  # noqa: S101
-        provided = {
-            ACCESS_KEY_VALUE: cfg.access_key_id,
-            SECRET_KEY_VALUE: cfg.secret_access_key.value,
-        }
-    else:
-        passwords = dict(GENERATED_KEYS)
-    readers: dict[str, set[str]] = {}
-    for client_ns, account in clients:
-        readers.setdefault(client_ns, set()).add(account)
+    wanted = list(consumers)
+    known = identities(cfg, backups_bucket)
+    # Every identity gets its key (the server's identity file names them all), placed or not.
+    names = [ids.ADMIN, *(i.name for i in known)]
+    unknown = sorted({c.identity for c in wanted} - set(names))
+    if unknown:
+        raise ValueError(
+            f"objectstore_specs.secret_args: no S3 identity {unknown} (known: {names})"
+        )
+    passwords, provided = _key_sources(cfg, names)
     server = service_name(cfg.engine)
-    if server is not None:
-        readers.setdefault(namespace, set()).add(server)
-    data = {ACCESS_KEY: f"${{{ACCESS_KEY_VALUE}}}", SECRET_KEY: f"${{{SECRET_KEY_VALUE}}}"}
+    admin_readers = (BUCKET_INIT,) if server is None else tuple(sorted({BUCKET_INIT, server}))
     secrets = [
-        SecretSpec(name=CREDENTIALS_SECRET, namespace=ns, data=data, readers=tuple(sorted(sas)))
-        for ns, sas in readers.items()
+        SecretSpec(
+            name=credentials_secret(ids.ADMIN),
+            namespace=namespace,
+            data=admin_secret_data(cfg.engine, [c.identity for c in wanted]),
+            readers=admin_readers,
+        )
     ]
+    for consumer in wanted:
+        pair = _templates(consumer.identity)
+        secrets.append(
+            SecretSpec(
+                name=credentials_secret(consumer.identity),
+                namespace=consumer.namespace,
+                data={ACCESS_KEY: pair.access_key, SECRET_KEY: pair.secret_key},
+                readers=tuple(sorted(consumer.readers)),
+            )
+        )
     if cfg.engine == "seaweedfs":
         secrets.append(
             SecretSpec(
                 name=CONFIG_SECRET,
                 namespace=namespace,
-                data={
-                    SEAWEEDFS_CONFIG_KEY: seaweedfs_identities(ACCESS_KEY_VALUE, SECRET_KEY_VALUE)
-                },
+                data={SEAWEEDFS_CONFIG_KEY: seaweedfs_identities(known)},
                 readers=(server_for(cfg.engine).app,),
             )
         )
@@ -245,9 +321,11 @@ def server_deployment(name: str, namespace: str, cfg: ObjectStoreConfig) -> dict
     server = server_for(cfg.engine)
     assert cfg.resources is not None  # noqa: S101  # config validation guarantees it
     labels = k8s.labels(server.app, APP_COMPONENT, server.image.rsplit(":", 1)[-1])
+    admin = credentials_secret(ids.ADMIN)
     env = [
-        k8s.secret_env("MINIO_ROOT_USER", CREDENTIALS_SECRET, ACCESS_KEY),
-        k8s.secret_env("MINIO_ROOT_PASSWORD", CREDENTIALS_SECRET, SECRET_KEY),
+        # MinIO's root user is the admin identity: only the server and the bucket Job see it.
+        k8s.secret_env("MINIO_ROOT_USER", admin, ACCESS_KEY),
+        k8s.secret_env("MINIO_ROOT_PASSWORD", admin, SECRET_KEY),
         # Prometheus scrapes /minio/v2/metrics/cluster without a bearer token, in-cluster only.
         {"name": "MINIO_PROMETHEUS_AUTH_TYPE", "value": "public"},
     ]
@@ -324,20 +402,72 @@ done
 """
 
 
-def bucket_job(name: str, namespace: str, *, endpoint: str, buckets: list[str]) -> dict[str, Any]:
-    """Return a Job that creates the buckets idempotently (`mc mb --ignore-existing`)."""
+def user_env(identity: str, part: str) -> str:
+    """Return the bucket Job's variable for one MinIO user's ACCESS, SECRET or POLICY."""
+    return f"S3_{identity.upper().replace('-', '_')}_{part}"
+
+
+def minio_user_script(identity: str) -> str:
+    """Return the shell lines that (re)create one consumer's MinIO policy and user.
+
+    Each command is idempotent: `policy create` replaces the policy, `user add` updates the
+    user's secret, and `policy attach` accepts an existing attachment (mc since 2024-10).
+    """
+    policy = ids.policy_name(identity)
+    path = f"{k8s.SCRATCH}/{policy}.json"
+    access, secret, document = (user_env(identity, p) for p in ("ACCESS", "SECRET", "POLICY"))
+    return (
+        f'printf "%s" "${document}" > {path}\n'
+        f"mc admin policy create store {policy} {path}\n"
+        f'mc admin user add store "${access}" "${secret}"\n'
+        f'mc admin policy attach store {policy} --user "${access}"\n'
+    )
+
+
+def _minio_users(
+    consumers: tuple[ids.Identity, ...], secret: str
+) -> tuple[str, list[dict[str, Any]]]:
+    script = ""
+    env: list[dict[str, Any]] = []
+    for identity in consumers:
+        script += minio_user_script(identity.name)
+        for part in ("ACCESS", "SECRET"):
+            var = user_env(identity.name, part)
+            env.append(k8s.secret_env(var, secret, var))
+        document = json.dumps(ids.policy_document(identity), sort_keys=True)
+        env.append({"name": user_env(identity.name, "POLICY"), "value": document})
+    return script, env
+
+
+def bucket_job(
+    name: str,
+    namespace: str,
+    *,
+    endpoint: str,
+    buckets: list[str],
+    engine: str = "seaweedfs",
+    consumers: tuple[ids.Identity, ...] = (),
+) -> dict[str, Any]:
+    """Return a Job that creates the buckets idempotently (`mc mb --ignore-existing`).
+
+    It is the only workload with the admin key. On MinIO it also creates one user per
+    consumer with its policy; SeaweedFS reads its identities from its config file.
+    """
     labels = k8s.labels(BUCKET_INIT, BUCKET_INIT)
+    admin = credentials_secret(ids.ADMIN)
+    script, users_env = _minio_users(consumers, admin) if engine == "minio" else ("", [])
     container = {
         "name": "mc",
         "image": versions.MC_IMAGE,
-        "command": ["/bin/sh", "-c", BUCKET_SCRIPT],
+        "command": ["/bin/sh", "-c", BUCKET_SCRIPT + script],
         "env": [
             {"name": "S3_ENDPOINT", "value": endpoint},
             {"name": "BUCKETS", "value": " ".join(sorted(buckets))},
             # mc keeps its alias file here; the root filesystem is read-only.
             {"name": "MC_CONFIG_DIR", "value": f"{k8s.SCRATCH}/.mc"},
-            k8s.secret_env(ACCESS_KEY, CREDENTIALS_SECRET, ACCESS_KEY),
-            k8s.secret_env(SECRET_KEY, CREDENTIALS_SECRET, SECRET_KEY),
+            k8s.secret_env(ACCESS_KEY, admin, ACCESS_KEY),
+            k8s.secret_env(SECRET_KEY, admin, SECRET_KEY),
+            *users_env,
         ],
         "resources": k8s.resources(
             {"cpu": "50m", "memory": "64Mi"}, {"cpu": "200m", "memory": "128Mi"}
@@ -352,7 +482,9 @@ def bucket_job(name: str, namespace: str, *, endpoint: str, buckets: list[str]) 
             "backoffLimit": 10,
             "template": {
                 "metadata": {"labels": labels},
-                "spec": k8s.pod_spec([container], restart_policy="OnFailure"),
+                "spec": k8s.pod_spec(
+                    [container], service_account=BUCKET_INIT, restart_policy="OnFailure"
+                ),
             },
         },
     }

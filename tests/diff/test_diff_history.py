@@ -84,6 +84,13 @@ def test_a_secret_value_change_shows_only_that_it_changed(repo: Repo) -> None:
                 "endpoint": "https://s3.eu-west-1.amazonaws.com",
                 "accessKeyId": access_key,
                 "secretAccessKey": {"secure": "v1:ciphertext"},
+                "keys": {
+                    name: {
+                        "accessKeyId": f"AKIA{name.upper()}",
+                        "secretAccessKey": {"secure": "v1:c"},
+                    }
+                    for name in ("mlflow", "training", "serving", "postgresBackups")
+                },
             }
 
         return change
@@ -104,9 +111,9 @@ def test_a_secret_value_change_shows_only_that_it_changed(repo: Repo) -> None:
         assert old_key not in proc.stdout
         assert new_key not in proc.stdout
     stage = json.loads(as_json.stdout)["stacks"][0]
+    # The rotated key is the bucket Job's admin key: no consumer's Secret changes.
     assert {(c["kind"], c["namespace"], c["name"]) for c in stage["changed"]} == {
-        ("Secret", ns, "s3-credentials")
-        for ns in ("mlops-platform", "mlops-serving", "mlops-training")
+        ("Secret", "mlops-platform", "s3-admin-credentials")
     }
     for secret in stage["changed"]:
         assert secret["fields"] == [

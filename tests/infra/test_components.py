@@ -162,8 +162,13 @@ def test_secret_templates_must_refer_to_known_values() -> None:
 
 def test_external_s3_keys_come_from_config_not_random_passwords() -> None:
     args = secret_store_args(load_stack_file(CONFIGS / "external-s3.yaml"))
-    assert "s3_secret_key" not in args.passwords
-    assert args.provided["s3_secret_key"] == "<secret:objectStore.secretAccessKey>"
+    assert not [name for name in args.passwords if name.startswith("s3_")]
+    assert args.provided["s3_admin_secret_key"] == "<secret:objectStore.secretAccessKey>"
+    assert args.provided["s3_serving_access_key"] == "AKIASERVINGTHROWAWAY"
+    assert (
+        args.provided["s3_serving_secret_key"]
+        == "<secret:objectStore.keys.serving.secretAccessKey>"
+    )
     validate_args(args)
 
 
@@ -171,13 +176,18 @@ def test_dev_generates_every_credential() -> None:
     args = secret_store_args(load_stack_file(REPO_ROOT / "stacks" / "Pulumi.dev.yaml"))
     assert set(args.passwords) == {
         "postgres_app",
-        "s3_access_key",
-        "s3_secret_key",
+        *(
+            f"s3_{identity}_{part}_key"
+            for identity in ("admin", "mlflow", "training", "serving")
+            for part in ("access", "secret")
+        ),
         "mlflow_flask",
         "grafana_admin",
     }
     placed = {(s.namespace, s.name) for s in args.secrets}
-    assert ("mlops-training", "s3-credentials") in placed
+    assert ("mlops-training", "s3-training-credentials") in placed
+    assert ("mlops-serving", "s3-serving-credentials") in placed
+    assert ("mlops-platform", "s3-admin-credentials") in placed
     assert ("mlops-platform", "mlflow-db-app") in placed
     assert ("mlops-monitoring", "grafana-admin") in placed
 
@@ -266,7 +276,11 @@ def test_two_owners_cannot_define_one_secret_value() -> None:
     for part in (
         flask,
         postgres.secret_args(cfg.postgres, "p", readers=("mlflow",)),
-        objectstore_specs.secret_args(cfg.object_store, "p", [("t", "training")]),
+        objectstore_specs.secret_args(
+            cfg.object_store,
+            "p",
+            [objectstore_specs.Consumer(identity="training", namespace="t", readers=("training",))],
+        ),
         monitoring_specs.secret_args(cfg.monitoring, "m"),
     ):
         validate_args(part)

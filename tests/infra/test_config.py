@@ -431,6 +431,10 @@ def test_pulumi_engine_path_requires_secret_config_to_be_secret(
         "endpoint": "https://s3.example.com",
         "accessKeyId": "AKIA",
         "secretAccessKey": "decrypted-value",
+        "keys": {
+            name: {"accessKeyId": f"AKIA{name}", "secretAccessKey": f"decrypted-{name}"}
+            for name in ("mlflow", "training", "serving")
+        },
     }
     store.pop("resources")
     values = {k: v if isinstance(v, str) else json.dumps(v) for k, v in document["config"].items()}
@@ -444,6 +448,9 @@ def test_pulumi_engine_path_requires_secret_config_to_be_secret(
     )
     cfg = load_config()
     assert cfg.object_store.secret_access_key == SecureValue("decrypted-value")
+    assert cfg.object_store.keys is not None
+    assert cfg.object_store.keys.serving is not None
+    assert cfg.object_store.keys.serving.secret_access_key == SecureValue("decrypted-serving")
 
 
 def _key_paths(model: type[Any], prefix: str = "") -> list[str]:

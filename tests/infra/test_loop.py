@@ -102,8 +102,8 @@ def test_serving_writes_the_log_where_training_reads_it(
     # The keys by reference only: never a literal, and the Secret holds exactly the SDK's names.
     assert env.AWS_ACCESS_KEY_ID not in served
     assert env.AWS_SECRET_ACCESS_KEY not in served
-    assert _serving(rendered)["envFrom"] == [{"secretRef": {"name": "s3-credentials"}}]
-    secret = _get(rendered, "Secret", "s3-credentials", "mlops-serving")
+    assert _serving(rendered)["envFrom"] == [{"secretRef": {"name": "s3-serving-credentials"}}]
+    secret = _get(rendered, "Secret", "s3-serving-credentials", "mlops-serving")
     assert set(secret["stringData"]) == {env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY}
 
 
@@ -113,7 +113,7 @@ def test_every_serving_variable_is_a_setting_serving_reads(
 ) -> None:
     container = _serving(rendered_stacks[stack])
     names = {e["name"] for e in container["env"]} - {"HOME"}
-    secret = _get(rendered_stacks[stack], "Secret", "s3-credentials", "mlops-serving")
+    secret = _get(rendered_stacks[stack], "Secret", "s3-serving-credentials", "mlops-serving")
     names |= set(secret["stringData"])
     assert names - {field.upper() for field in Settings.model_fields} == set()
     assert {
@@ -129,16 +129,16 @@ def test_only_the_serving_service_account_reads_serving_s3_credentials(
     rendered_stacks: dict[str, RenderedStack],
 ) -> None:
     rendered = rendered_stacks["dev"]
-    role = _get(rendered, "Role", "read-s3-credentials", "mlops-serving")
+    role = _get(rendered, "Role", "read-s3-serving-credentials", "mlops-serving")
     assert role["rules"] == [
         {
             "apiGroups": [""],
             "resources": ["secrets"],
-            "resourceNames": ["s3-credentials"],
+            "resourceNames": ["s3-serving-credentials"],
             "verbs": ["get"],
         }
     ]
-    binding = _get(rendered, "RoleBinding", "read-s3-credentials", "mlops-serving")
+    binding = _get(rendered, "RoleBinding", "read-s3-serving-credentials", "mlops-serving")
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": "serving", "namespace": "mlops-serving"}
     ]

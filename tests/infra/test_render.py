@@ -113,8 +113,9 @@ def test_generated_passwords_are_random_passwords_recorded_without_values(
     passwords = [r for r in records if r["type"] == "random:index/randomPassword:RandomPassword"]
     assert {r["name"] for r in passwords} >= {
         "secrets-postgres-app",
-        "secrets-s3-access-key",
-        "secrets-s3-secret-key",
+        "secrets-s3-admin-access-key",
+        "secrets-s3-admin-secret-key",
+        "secrets-s3-postgres-backups-secret-key",
         "secrets-mlflow-flask",
         "secrets-grafana-admin",
     }
@@ -132,14 +133,29 @@ def test_secure_config_values_never_reach_the_output(
     rendered = run.load()
     text = "".join(p.read_text() for p in sorted(run.out_dir.rglob("*")) if p.is_file())
     assert "throwaway-ciphertext" not in text
-    (s3,) = [
-        obj
+    s3 = {
+        (obj["metadata"]["namespace"], obj["metadata"]["name"]): obj["stringData"]
         for obj in rendered.manifests
-        if obj["kind"] == "Secret"
-        and obj["metadata"]["name"] == "s3-credentials"
-        and obj["metadata"]["namespace"] == "mlops-platform"
-    ]
-    assert s3["stringData"]["AWS_SECRET_ACCESS_KEY"] == "<secret:objectStore.secretAccessKey>"
+        if obj["kind"] == "Secret" and obj["metadata"]["name"].startswith("s3-")
+    }
+    # The admin key reaches only the bucket Job's Secret; each consumer gets its own key.
+    assert s3 == {
+        ("mlops-platform", "s3-admin-credentials"): {
+            "AWS_ACCESS_KEY_ID": "AKIAEXAMPLETHROWAWAY",
+            "AWS_SECRET_ACCESS_KEY": "<secret:objectStore.secretAccessKey>",
+        },
+        **{
+            (ns, f"s3-{name}-credentials"): {
+                "AWS_ACCESS_KEY_ID": f"AKIA{name.upper()}THROWAWAY",
+                "AWS_SECRET_ACCESS_KEY": f"<secret:objectStore.keys.{name}.secretAccessKey>",
+            }
+            for ns, name in (
+                ("mlops-platform", "mlflow"),
+                ("mlops-training", "training"),
+                ("mlops-serving", "serving"),
+            )
+        },
+    }
     # An external S3: no in-cluster server, and the clients talk to the configured endpoint.
     kinds = {(o["kind"], o["metadata"]["name"]) for o in rendered.manifests}
     assert ("Deployment", "minio") not in kinds
@@ -164,7 +180,7 @@ def test_seaweedfs_engine_mounts_its_identity_file_from_a_secret(
     assert config_volume["secret"]["secretName"] == "seaweedfs-s3-config"
     assert "-s3.config=/etc/seaweedfs/s3.json" in pod["containers"][0]["args"]
     secret = by_key[("Secret", "seaweedfs-s3-config")]
-    assert "<secret:secrets-s3-secret-key>" in secret["stringData"]["s3.json"]
+    assert "<secret:secrets-s3-admin-secret-key>" in secret["stringData"]["s3.json"]
 
 
 def test_cnpg_chart_is_a_pinned_helm_release_with_values(
