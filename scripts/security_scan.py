@@ -56,7 +56,7 @@ class ScanError(RuntimeError):
 
 @dataclass(frozen=True, kw_only=True)
 class Finding:
-    """One failed check (or a skip without a reason) on one object."""
+    """One failed check, or one skip (message: its reason), on one object."""
 
     tool: str
     check: str
@@ -67,15 +67,6 @@ class Finding:
     def line(self) -> str:
         """Return the one-line report: tool, check, object, file and lines, what is wrong."""
         return f"{self.tool} {self.check} {self.resource} ({self.where}): {self.message}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Skip:
-    """One declared skip as Checkov reports it."""
-
-    check: str
-    resource: str
-    reason: str
 
 
 def render_stacks(stacks: Sequence[str], out: Path) -> None:
@@ -141,10 +132,10 @@ def run_checkov(directory: Path) -> list[dict[str, Any]]:
     return reports if isinstance(reports, list) else [reports]
 
 
-def checkov_findings(reports: list[dict[str, Any]]) -> tuple[list[Finding], list[Skip]]:
+def checkov_findings(reports: list[dict[str, Any]]) -> tuple[list[Finding], list[Finding]]:
     """Return the failures (including reasonless skips and unparsed files) and the skips."""
     findings: list[Finding] = []
-    skips: list[Skip] = []
+    skips: list[Finding] = []
     scanned = {report.get("check_type") for report in reports if _resource_count(report)}
     for framework in sorted(set(FRAMEWORKS) - scanned):
         findings.append(_finding("scan", framework, "-", f"no {framework} object was scanned"))
@@ -157,8 +148,7 @@ def checkov_findings(reports: list[dict[str, Any]]) -> tuple[list[Finding], list
             if not reason or reason == NO_REASON:
                 findings.append(_checkov_finding(skipped, "skipped without a reason"))
             else:
-                resource = _resource(skipped)
-                skips.append(Skip(check=skipped["check_id"], resource=resource, reason=reason))
+                skips.append(_checkov_finding(skipped, reason))
         for path in results.get("parsing_errors", []):
             findings.append(_finding("parse", report.get("check_type", "?"), path, "not parsed"))
     return findings, skips
@@ -219,7 +209,7 @@ def run_hadolint(dockerfile: Path) -> list[Finding]:
     ]
 
 
-def scan(manifests: Path, dockerfile: Path) -> tuple[list[Finding], list[Skip]]:
+def scan(manifests: Path, dockerfile: Path) -> tuple[list[Finding], list[Finding]]:
     """Scan the manifests under `manifests` and the Dockerfile with Checkov, then hadolint."""
     with tempfile.TemporaryDirectory(prefix="security-scan-") as tmp:
         root = Path(tmp)
@@ -258,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(finding.line())
     if args.show_skips:
         for skip in skips:
-            print(f"skipped {skip.check} {skip.resource}: {skip.reason}")
+            print(f"skipped: {skip.line()}")
     print(f"security scan: {len(findings)} failed, {len(skips)} skipped with a declared reason")
     return 1 if findings else 0
 
