@@ -196,7 +196,7 @@ def run_hadolint(dockerfile: Path) -> list[Finding]:
         rules = json.loads(proc.stdout or "[]")
     except json.JSONDecodeError as exc:
         raise ScanError(f"hadolint printed no JSON: {proc.stderr.strip()[-2000:]}") from exc
-    where = dockerfile.relative_to(REPO) if dockerfile.is_relative_to(REPO) else dockerfile
+    where = _shown(dockerfile)
     return [
         Finding(
             tool="hadolint",
@@ -209,14 +209,29 @@ def run_hadolint(dockerfile: Path) -> list[Finding]:
     ]
 
 
+def _shown(dockerfile: Path) -> Path:
+    """The Dockerfile's path as reports show it: relative to the repository when inside it."""
+    path = dockerfile.resolve()
+    return path.relative_to(REPO) if path.is_relative_to(REPO) else Path(path.name)
+
+
+def _not_manifests(directory: str, names: list[str]) -> list[str]:
+    """Copy only YAML files (and folders): a Dockerfile beside them is scanned once, as given."""
+    return [
+        n for n in names if not n.endswith((".yaml", ".yml")) and not Path(directory, n).is_dir()
+    ]
+
+
 def scan(manifests: Path, dockerfile: Path) -> tuple[list[Finding], list[Finding]]:
     """Scan the manifests under `manifests` and the Dockerfile with Checkov, then hadolint."""
     with tempfile.TemporaryDirectory(prefix="security-scan-") as tmp:
         root = Path(tmp)
         # `rendered/<stack>/manifests/...`, as `make render-all` lays renders out.
-        shutil.copytree(manifests, root / "rendered")
-        (root / "apps").mkdir()
-        shutil.copy2(dockerfile, root / "apps" / "Dockerfile")
+        shutil.copytree(manifests, root / "rendered", ignore=_not_manifests)
+        # Under its repository path (apps/Dockerfile), so Checkov's report names it as hadolint's.
+        copy = root / _shown(dockerfile)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(dockerfile, copy)
         findings, skips = checkov_findings(run_checkov(root))
     return findings + run_hadolint(dockerfile), skips
 
