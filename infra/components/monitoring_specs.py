@@ -372,7 +372,12 @@ def pushgateway_deployment(namespace: str) -> dict[str, Any]:
         "securityContext": k8s.container_security_context(),
     }
     return {
-        "metadata": {"name": PUSHGATEWAY, "namespace": namespace, "labels": labels},
+        "metadata": {
+            "name": PUSHGATEWAY,
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": k8s.scan_skips(images=[versions.PUSHGATEWAY_IMAGE]),
+        },
         "spec": {
             "replicas": 1,
             "selector": {"matchLabels": k8s.selector_labels(PUSHGATEWAY, PUSHGATEWAY_COMPONENT)},
