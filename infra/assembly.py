@@ -13,6 +13,7 @@ import pulumi_kubernetes as kubernetes
 
 from infra.components import (
     mlflow,
+    mlflow_auth,
     monitoring_specs,
     objectstore_specs,
     postgres,
@@ -21,6 +22,7 @@ from infra.components import (
 )
 from infra.components.images import Images
 from infra.components.mlflow import MlflowServer, MlflowServerArgs
+from infra.components.mlflow_auth import MlflowAuthSetup, MlflowAuthSetupArgs
 from infra.components.monitoring import Monitoring, MonitoringArgs
 from infra.components.namespaces import Namespaces, NamespacesArgs
 from infra.components.network import NetworkPolicies, NetworkPoliciesArgs
@@ -65,6 +67,15 @@ def secret_store_args(cfg: PlatformConfig) -> SecretStoreArgs:
         postgres.secret_args(cfg.postgres, ns.platform, readers=(mlflow.SERVICE_ACCOUNT,)),
         objectstore_specs.secret_args(cfg.object_store, ns.platform, s3_clients),
         mlflow.secret_args(ns.platform),
+        mlflow_auth.secret_args(
+            cfg.postgres,
+            mlflow_auth.Readers(
+                platform=ns.platform,
+                server=mlflow.SERVICE_ACCOUNT,
+                training=(ns.training, training.SERVICE_ACCOUNT),
+                serving=(ns.serving, serving.service_account()),
+            ),
+        ),
         monitoring_specs.secret_args(cfg.monitoring, ns.monitoring),
     )
 
@@ -127,6 +138,7 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             ),
             backup_depends_on=(store.ready,),
             protect=cfg.protect_data,
+            extra_databases=(mlflow_auth.auth_database(cfg.postgres),),
         ),
         opts=opts,
     )
@@ -140,7 +152,18 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             s3_endpoint=store.url,
             s3_region=cfg.object_store.region,
             artifacts_bucket=cfg.object_store.artifacts_bucket,
-            depends_on=(database.cluster, store.ready, *secret_deps),
+            depends_on=(database.cluster, *database.databases, store.ready, *secret_deps),
+        ),
+        opts=opts,
+    )
+    # The identities and grants exist before anything registers a model or loads one.
+    auth_setup = MlflowAuthSetup(
+        "mlflow-auth",
+        MlflowAuthSetupArgs(
+            namespace=ns.platform,
+            tracking_uri=server.tracking_uri,
+            model_name=cfg.model_name,
+            depends_on=(server, *secret_deps),
         ),
         opts=opts,
     )
@@ -167,7 +190,7 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             config=cfg.training,
             depends_on=ns_deps + secret_deps,
             # The first model is trained against the registry and stored in the buckets.
-            bootstrap_depends_on=(server, store.ready),
+            bootstrap_depends_on=(server, store.ready, auth_setup.job),
         ),
         opts=opts,
     )
@@ -217,6 +240,7 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             object_store=store.endpoints,
             monitoring=monitoring.endpoints,
             alert_receiver=cfg.monitoring.alert_receiver is not None,
+            mlflow_admin=auth_setup.endpoint,
             depends_on=ns_deps,
         ),
         opts=opts,

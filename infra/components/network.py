@@ -42,6 +42,7 @@ class NetworkPoliciesArgs:
         monitoring: Prometheus, the Pushgateway, the operator and Alertmanager (the monitoring
             namespace).
         alert_receiver: True when Alertmanager sends to a webhook outside the cluster.
+        mlflow_admin: the MLflow auth setup Job's pods (platform namespace), which call MLflow.
         depends_on: the namespaces.
     """
 
@@ -52,6 +53,7 @@ class NetworkPoliciesArgs:
     object_store: ObjectStoreEndpoints
     monitoring: MonitoringEndpoints
     alert_receiver: bool = False
+    mlflow_admin: k8s.Endpoint | None = None
     depends_on: tuple[pulumi.Resource, ...] = ()
 
     @property
@@ -135,12 +137,22 @@ def baseline(ns: str) -> list[dict[str, Any]]:
     ]
 
 
+def _admin_egress(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
+    """The MLflow auth setup Job to MLflow (it creates the identities as the admin)."""
+    admin = args.mlflow_admin
+    if admin is None:
+        return []
+    return [_policy("mlflow-auth-setup-egress", home(admin), admin.pods, egress=[_to(args.mlflow)])]
+
+
 def platform_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
     """Return the flows of the platform namespace: MLflow, Postgres, the object store."""
     mlflow, pg, store = args.mlflow, args.postgres, args.object_store
     # With backups, the backup sidecar in the database pods writes base backups and WAL to S3.
     backups = pg.backup_plugin is not None
     clients = [_ns(args.training), _ns(home(args.serving)), _ns(args.monitoring_ns)]
+    if args.mlflow_admin is not None:
+        clients.append(_peer(args.mlflow_admin))
     result = [
         _policy(
             "mlflow-ingress",
@@ -168,6 +180,7 @@ def platform_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
                 *([_to(store.api)] if backups else []),
             ],
         ),
+        *_admin_egress(args),
         _policy(
             "bucket-init-egress",
             home(store.bucket_init),

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from mlflow.exceptions import MlflowException
-from mlflow.server.auth.client import AuthServiceClient
-from mlflow.tracking import MlflowClient
+# mlflow is imported where it is used: infra imports this module for its names only.
+if TYPE_CHECKING:
+    from mlflow.server.auth.client import AuthServiceClient
+    from mlflow.tracking import MlflowClient
 
 # Environment the Job sets (the admin's own identity is MLflow's MLFLOW_TRACKING_USERNAME and
 # MLFLOW_TRACKING_PASSWORD, which the client reads itself).
@@ -44,6 +46,8 @@ def _env(name: str) -> str:
 
 def ensure_user(auth: AuthServiceClient, username: str, password: str) -> str:
     """Create `username` with `password`, or set that password if the user exists."""
+    from mlflow.exceptions import MlflowException
+
     try:
         auth.get_user(username)
     except MlflowException as exc:
@@ -59,6 +63,8 @@ def ensure_grant(
     auth: AuthServiceClient, username: str, resource: tuple[str, str], permission: str
 ) -> None:
     """Make `username`'s permission on the resource exactly `permission`."""
+    from mlflow.exceptions import MlflowException
+
     kind, resource_id = resource
     try:
         auth.grant_user_permission(username, kind, resource_id, permission)
@@ -71,6 +77,8 @@ def ensure_grant(
 
 def ensure_resources(client: MlflowClient, model: str, experiment: str) -> str:
     """Create the registered model and the experiment when missing; return the experiment id."""
+    from mlflow.exceptions import MlflowException
+
     try:
         client.get_registered_model(model)
     except MlflowException as exc:
@@ -83,6 +91,9 @@ def ensure_resources(client: MlflowClient, model: str, experiment: str) -> str:
 
 def main() -> int:
     """Converge users and grants; print one line per step (the Job's log)."""
+    from mlflow.server.auth.client import AuthServiceClient
+    from mlflow.tracking import MlflowClient
+
     uri = _env(TRACKING_URI)
     model = _env(MODEL_NAME)
     experiment = os.environ.get(EXPERIMENT_NAME) or model
