@@ -314,6 +314,19 @@ def _launch_postgres(base: Path, port: int, user: str | None, database: str) -> 
         time.sleep(0.3)
 
 
+def create_database(server: PostgresServer, database: str) -> None:
+    """Create `database` (owned by the server's user) unless it exists."""
+    result = subprocess.run(
+        ["createdb", "-h", server.host, "-p", str(server.port), "-U", server.user, database],
+        env={**os.environ, "PGPASSWORD": server.password},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0 and "already exists" not in result.stderr:
+        raise ServiceError(f"createdb {database} failed: {result.stderr.strip()}")
+
+
 def start_postgres(base: Path, database: str = "mlflow") -> PostgresServer:
     """Init a cluster in `base` and start PostgreSQL 15 on a free loopback port.
 

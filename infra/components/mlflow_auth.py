@@ -102,7 +102,7 @@ def secret_args(cfg: PostgresConfig, readers: Readers) -> SecretStoreArgs:
     identities = ((TRAINING_USER, TRAINING_PASSWORD, readers.training),)
     identities += ((SERVING_USER, SERVING_PASSWORD, readers.serving),)
     return SecretStoreArgs(
-        passwords={name: PASSWORD_LENGTH for name in (ADMIN_PASSWORD, *_identity_passwords())},
+        passwords=dict.fromkeys((ADMIN_PASSWORD, *_identity_passwords()), PASSWORD_LENGTH),
         secrets=(
             SecretSpec(
                 name=CONFIG_SECRET,
