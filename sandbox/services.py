@@ -575,11 +575,14 @@ def start_mlflow(
     upgrade_argv: Sequence[str] | None = None,
     server_argv: Sequence[str] | None = None,
     env: Mapping[str, str] | None = None,
+    start_timeout: float = 120.0,
 ) -> MlflowServer:
     """Upgrade the schema, then start `mlflow server` on a free port (or the given commands).
 
     The fixtures pass the commands and environment rendered for the platform's MLflow
     Deployment (sandbox/wiring.py); the defaults serve scripts that run without a render.
+    `start_timeout`: how long the server may take to answer /health (the basic-auth app
+    starts slower: it bootstraps its database before the worker starts, then again in it).
     """
     base.mkdir(parents=True, exist_ok=True)
     server_env = {
@@ -609,7 +612,7 @@ def start_mlflow(
     port = int(argv[argv.index("--port") + 1])
     process = ManagedProcess("mlflow", argv, base / "mlflow.log", env=server_env, cwd=base)
     server = MlflowServer(port=port, s3=s3, process=process)
-    server.start()
+    server.start(start_timeout)
     return server
 
 

@@ -97,7 +97,13 @@ def auth(
         rendered_dev, base, pg, s3_server, auth=wiring.LocalAuth(passwords["admin"])
     )
     server = services.start_mlflow(
-        base, pg, s3_server, upgrade_argv=upgrade.argv, server_argv=command.argv, env=command.env
+        base,
+        pg,
+        s3_server,
+        upgrade_argv=upgrade.argv,
+        server_argv=command.argv,
+        env=command.env,
+        start_timeout=300,
     )
     with services.running(server):
         setup = _setup_command(rendered_dev, base, server.tracking_uri, passwords)
