@@ -154,6 +154,8 @@ def test_training_identity_runs_the_full_lifecycle(auth: AuthServer, champion: s
 def test_serving_identity_loads_the_champion_but_cannot_register_or_move_the_alias(
     auth: AuthServer, champion: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # As in the serving pod: MLflow resolves some registry calls through the default URI.
+    monkeypatch.setenv(env.MLFLOW_TRACKING_URI, auth.server.tracking_uri)
     monkeypatch.setenv(env.MLFLOW_TRACKING_USERNAME, "serving")
     monkeypatch.setenv(env.MLFLOW_TRACKING_PASSWORD, auth.passwords["serving"])
     settings = Settings(mlflow_tracking_uri=auth.server.tracking_uri, model_name=auth.model)
