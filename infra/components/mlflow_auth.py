@@ -99,10 +99,14 @@ class Readers:
 
 def secret_args(cfg: PostgresConfig, readers: Readers) -> SecretStoreArgs:
     """Return the passwords and Secrets of MLflow's authentication, each read by its consumer."""
-    identities = ((TRAINING_USER, TRAINING_PASSWORD, readers.training),)
-    identities += ((SERVING_USER, SERVING_PASSWORD, readers.serving),)
+    identities = (
+        (TRAINING_USER, TRAINING_PASSWORD, readers.training),
+        (SERVING_USER, SERVING_PASSWORD, readers.serving),
+    )
     return SecretStoreArgs(
-        passwords=dict.fromkeys((ADMIN_PASSWORD, *_identity_passwords()), PASSWORD_LENGTH),
+        passwords=dict.fromkeys(
+            (ADMIN_PASSWORD, *(pw for _, pw, _ in identities)), PASSWORD_LENGTH
+        ),
         secrets=(
             SecretSpec(
                 name=CONFIG_SECRET,
@@ -130,10 +134,6 @@ def secret_args(cfg: PostgresConfig, readers: Readers) -> SecretStoreArgs:
             ),
         ),
     )
-
-
-def _identity_passwords() -> tuple[str, ...]:
-    return (TRAINING_PASSWORD, SERVING_PASSWORD)
 
 
 def identity_env() -> list[dict[str, Any]]:

@@ -57,7 +57,7 @@ class AuthServer:
     def run_setup(self) -> subprocess.CompletedProcess[str]:
         """Run the rendered setup Job's command (its script, its env) once."""
         return subprocess.run(
-            self.setup.argv, env=self.setup.env, capture_output=True, text=True, timeout=120
+            self.setup.argv, env=self.setup.env, capture_output=True, text=True, timeout=300
         )
 
 
