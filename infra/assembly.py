@@ -14,6 +14,7 @@ from mlops_contract import serving as serving_contract
 
 from infra.components import (
     mlflow,
+    mlflow_auth,
     monitoring_specs,
     objectstore_specs,
     openbao,
@@ -28,6 +29,7 @@ from infra.components.images import Images
 from infra.components.ingress import Backend, PlatformIngress, public_url
 from infra.components.kube import ServiceFacts
 from infra.components.mlflow import MlflowServer, MlflowServerArgs
+from infra.components.mlflow_auth import MlflowAuthSetup, MlflowAuthSetupArgs
 from infra.components.monitoring import Monitoring, MonitoringArgs
 from infra.components.namespaces import Namespaces, NamespacesArgs
 from infra.components.network import NetworkPolicies, NetworkPoliciesArgs, home
@@ -83,6 +85,15 @@ def secret_store_args(cfg: PlatformConfig) -> SecretStoreArgs:
             backups_bucket=None if backups is None else backups.bucket,
         ),
         mlflow.secret_args(ns.platform),
+        mlflow_auth.secret_args(
+            cfg.postgres,
+            mlflow_auth.Readers(
+                platform=ns.platform,
+                server=mlflow.SERVICE_ACCOUNT,
+                training=(ns.training, training.SERVICE_ACCOUNT),
+                serving=(ns.serving, serving.service_account()),
+            ),
+        ),
         monitoring_specs.secret_args(cfg.monitoring, ns.monitoring),
     )
 
@@ -227,6 +238,7 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             backup_depends_on=(store.ready,),
             plugin_depends_on=() if cert_manager is None else (cert_manager.release,),
             protect=cfg.protect_data,
+            extra_databases=(mlflow_auth.auth_database(cfg.postgres),),
         ),
         opts=opts,
     )
@@ -242,7 +254,18 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             s3_region=cfg.object_store.region,
             artifacts_bucket=cfg.object_store.artifacts_bucket,
             public_hosts=(routes["mlflow"].host,) if "mlflow" in routes else (),
-            depends_on=(database.cluster, store.ready, *secret_deps),
+            depends_on=(database.cluster, *database.databases, store.ready, *secret_deps),
+        ),
+        opts=opts,
+    )
+    # The identities and grants exist before anything registers a model or loads one.
+    auth_setup = MlflowAuthSetup(
+        "mlflow-auth",
+        MlflowAuthSetupArgs(
+            namespace=ns.platform,
+            tracking_uri=server.tracking_uri,
+            model_name=cfg.model_name,
+            depends_on=(server, *secret_deps),
         ),
         opts=opts,
     )
@@ -269,7 +292,7 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             config=cfg.training,
             depends_on=ns_deps + secret_deps,
             # The first model is trained against the registry and stored in the buckets.
-            bootstrap_depends_on=(server, store.ready),
+            bootstrap_depends_on=(server, store.ready, auth_setup.job),
         ),
         opts=opts,
     )
@@ -337,6 +360,7 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             ingress_controller=cfg.ingress.controller_namespace if routes else None,
             published={name: backends[name].pods for name in routes},
             cert_manager=None if cert_manager is None else cert_manager.endpoints,
+            mlflow_admin=auth_setup.endpoint,
             depends_on=ns_deps,
         ),
         opts=opts,

@@ -329,6 +329,19 @@ def _launch_postgres(base: Path, port: int, user: str | None, database: str) -> 
         time.sleep(0.3)
 
 
+def create_database(server: PostgresServer, database: str) -> None:
+    """Create `database` (owned by the server's user) unless it exists."""
+    result = subprocess.run(
+        ["createdb", "-h", server.host, "-p", str(server.port), "-U", server.user, database],
+        env={**os.environ, "PGPASSWORD": server.password},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0 and "already exists" not in result.stderr:
+        raise ServiceError(f"createdb {database} failed: {result.stderr.strip()}")
+
+
 def start_postgres(base: Path, database: str = "mlflow") -> PostgresServer:
     """Init a cluster in `base` and start PostgreSQL 15 on a free loopback port.
 
@@ -599,11 +612,14 @@ def start_mlflow(
     upgrade_argv: Sequence[str] | None = None,
     server_argv: Sequence[str] | None = None,
     env: Mapping[str, str] | None = None,
+    start_timeout: float = 120.0,
 ) -> MlflowServer:
     """Upgrade the schema, then start `mlflow server` on a free port (or the given commands).
 
     The fixtures pass the commands and environment rendered for the platform's MLflow
     Deployment (sandbox/wiring.py); the defaults serve scripts that run without a render.
+    `start_timeout`: how long the server may take to answer /health (the basic-auth app
+    starts slower: it bootstraps its database before the worker starts, then again in it).
     """
     base.mkdir(parents=True, exist_ok=True)
     server_env = {
@@ -633,7 +649,7 @@ def start_mlflow(
     port = int(argv[argv.index("--port") + 1])
     process = ManagedProcess("mlflow", argv, base / "mlflow.log", env=server_env, cwd=base)
     server = MlflowServer(port=port, s3=s3, process=process)
-    server.start()
+    server.start(start_timeout)
     return server
 
 

@@ -61,6 +61,12 @@ CNPG_PORT = 5432
 # Placeholders the render writes for generated secrets -> which local value stands in.
 DB_PASSWORD_PLACEHOLDER = "<secret:secrets-postgres-app>"  # noqa: S105
 FLASK_PLACEHOLDER = "<secret:secrets-mlflow-flask>"
+# The MLflow identities' passwords (the sandbox's MLflow runs without its auth app, so any
+# local value works; generated once per state folder like the Flask secret).
+IDENTITY_PLACEHOLDERS = {
+    "<secret:secrets-mlflow-training>": "mlflow-training-password",
+    "<secret:secrets-mlflow-serving>": "mlflow-serving-password",
+}
 
 
 class SandboxError(RuntimeError):
@@ -655,7 +661,11 @@ class _Local:
 
     def flask_secret(self) -> str:
         """MLflow's Flask secret: generated once, kept in the state folder."""
-        path = self.state.data("mlflow") / "flask-secret-key"
+        return self.kept_secret("flask-secret-key")
+
+    def kept_secret(self, name: str) -> str:
+        """A local secret value: generated once, kept in the state folder."""
+        path = self.state.data("mlflow") / name
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(secrets.token_urlsafe(24), encoding="utf-8")
@@ -668,6 +678,7 @@ class _Local:
             **s3_placeholders(),
             DB_PASSWORD_PLACEHOLDER: self.pg.password,
             FLASK_PLACEHOLDER: self.flask_secret(),
+            **{key: self.kept_secret(name) for key, name in IDENTITY_PLACEHOLDERS.items()},
         }
         for placeholder, local in placeholders.items():
             value = value.replace(placeholder, local)

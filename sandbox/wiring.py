@@ -12,6 +12,7 @@ message naming both.
 
 from __future__ import annotations
 
+import configparser
 import re
 import secrets
 import subprocess
@@ -199,14 +200,70 @@ def localize(
     return LocalCommand(argv=argv, env=env)
 
 
+# The rendered server runs MLflow's basic-auth app with this flag and reads its config file from
+# the path in this variable (infra/components/mlflow_auth.py).
+AUTH_APP_FLAG = "--app-name"
+AUTH_CONFIG_VAR = "MLFLOW_AUTH_CONFIG_PATH"
+AUTH_CONFIG_SECRET = "mlflow-auth-config"  # noqa: S105  # a Secret's name
+
+
+@dataclass(frozen=True)
+class LocalAuth:
+    """The local admin password for the rendered basic-auth config (the database is local)."""
+
+    admin_password: str
+
+
+def rendered_auth_config(rendered: RenderedStack) -> configparser.ConfigParser:
+    """The rendered basic_auth.ini (from its Secret; generated values are placeholders)."""
+    for obj in rendered.manifests:
+        if obj["kind"] == "Secret" and obj["metadata"]["name"] == AUTH_CONFIG_SECRET:
+            parser = configparser.ConfigParser(interpolation=None)
+            for text in (obj.get("stringData") or {}).values():
+                parser.read_string(str(text))
+            return parser
+    raise WiringError(f"rendered stack {rendered.stack} has no Secret {AUTH_CONFIG_SECRET}")
+
+
+def local_auth_config(
+    rendered: RenderedStack, base: Path, postgres: services.PostgresServer, auth: LocalAuth
+) -> Path:
+    """Write the rendered basic_auth.ini with local values; create its database; return it."""
+    config = rendered_auth_config(rendered)
+    section = config["mlflow"]
+    database = section["database_uri"].rsplit("/", 1)[-1]
+    services.create_database(postgres, database)
+    section["database_uri"] = postgres.url.rsplit("/", 1)[0] + f"/{database}"
+    section["admin_password"] = auth.admin_password
+    path = base / "basic_auth.ini"
+    with path.open("w", encoding="utf-8") as out:
+        config.write(out)
+    path.chmod(0o600)
+    return path
+
+
+def _without_auth_app(argv: list[str]) -> list[str]:
+    if AUTH_APP_FLAG not in argv:
+        return argv
+    index = argv.index(AUTH_APP_FLAG)
+    return [*argv[:index], *argv[index + 2 :]]
+
+
 def local_mlflow(
     rendered: RenderedStack,
     base: Path,
     postgres: services.PostgresServer,
     s3: services.S3Server,
     port: int | None = None,
+    auth: LocalAuth | None = None,
 ) -> tuple[LocalCommand, LocalCommand]:
-    """The rendered MLflow init container and server container, turned into local commands."""
+    """The rendered MLflow init container and server container, turned into local commands.
+
+    With `auth`, the server runs the rendered basic-auth app with the rendered config (local
+    database and admin password). Without it, the one substitution is that the auth app is
+    left out (`--app-name` dropped): the suites that test the loop rather than access control
+    then need no identities (tests/integration/test_mlflow_auth.py runs it with auth).
+    """
     port = port or services.free_port()
     metrics_dir = base / "metrics"
     metrics_dir.mkdir(parents=True, exist_ok=True)
@@ -218,6 +275,10 @@ def local_mlflow(
         "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_urlsafe(24),
     }
     overrides = {contract_env.S3_ENDPOINT_URL: s3.endpoint_url, "HOME": str(base)}
+    server_overrides = dict(overrides)
+    if auth is not None:
+        config = local_auth_config(rendered, base, postgres, auth)
+        server_overrides[AUTH_CONFIG_VAR] = str(config)
     upgrade = localize(
         find_container(rendered, "Deployment", "mlflow", "db-upgrade", init=True),
         secrets=secret_values,
@@ -229,7 +290,7 @@ def local_mlflow(
     server = localize(
         server_container,
         secrets=secret_values,
-        overrides=overrides,
+        overrides=server_overrides,
         flags={
             "--host": services.LOOPBACK,
             "--port": str(port),
@@ -238,6 +299,11 @@ def local_mlflow(
             "--allowed-hosts": f"{allowed},{services.LOOPBACK}:{port},{services.LOOPBACK}",
         },
     )
+    if auth is None:
+        server = LocalCommand(
+            _without_auth_app(server.argv),
+            {k: v for k, v in server.env.items() if k != AUTH_CONFIG_VAR},
+        )
     destination = flag_value(server.argv, "--artifacts-destination")
     if destination != f"s3://{s3.artifacts_bucket}":
         raise WiringError(

@@ -9,6 +9,7 @@ import pulumi
 from mlops_contract import env, metrics
 
 from infra import k8s, versions
+from infra.components import mlflow_auth
 from infra.components.kube import ServiceFacts, service_workload
 from infra.components.monitoring_targets import ScrapeTarget
 from infra.components.secrets import SecretSpec, SecretStoreArgs
@@ -121,6 +122,9 @@ def server_args(args: MlflowServerArgs) -> list[str]:
     """Return the `mlflow server` arguments ($(VAR) is expanded by the kubelet from env)."""
     return [
         "server",
+        # Authentication and per-resource permissions (infra/components/mlflow_auth.py).
+        "--app-name",
+        mlflow_auth.APP_NAME,
         "--backend-store-uri",
         "$(MLFLOW_BACKEND_STORE_URI)",
         "--artifacts-destination",
@@ -154,6 +158,7 @@ def deployment(args: MlflowServerArgs) -> dict[str, Any]:
     res = args.config.resources
     resources = k8s.resources(res.requests.model_dump(), res.limits.model_dump())
     mounts = [{"name": "tmp", "mountPath": k8s.SCRATCH}]
+    auth_volume, auth_mount = mlflow_auth.server_volume()
     upgrade = {
         "name": "db-upgrade",
         "image": versions.MLFLOW_IMAGE,
@@ -169,13 +174,13 @@ def deployment(args: MlflowServerArgs) -> dict[str, Any]:
         "image": versions.MLFLOW_IMAGE,
         "command": ["mlflow"],
         "args": server_args(args),
-        "env": _env(args),
+        "env": [*_env(args), *mlflow_auth.server_env()],
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "readinessProbe": k8s.http_probe("/health", "http", delay=10),
         "livenessProbe": k8s.http_probe("/health", "http", period=20, delay=30),
         "resources": resources,
         "securityContext": k8s.container_security_context(),
-        "volumeMounts": mounts,
+        "volumeMounts": [*mounts, auth_mount],
     }
     return {
         "metadata": {
@@ -192,7 +197,10 @@ def deployment(args: MlflowServerArgs) -> dict[str, Any]:
             "template": {
                 "metadata": {"labels": labels},
                 "spec": k8s.pod_spec(
-                    [server], service_account=SERVICE_ACCOUNT, init_containers=[upgrade]
+                    [server],
+                    service_account=SERVICE_ACCOUNT,
+                    init_containers=[upgrade],
+                    volumes=[dict(k8s.SCRATCH_VOLUME), auth_volume],
                 ),
             },
         },

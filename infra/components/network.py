@@ -52,6 +52,7 @@ class NetworkPoliciesArgs:
             something (None: no Ingress).
         published: the endpoints an Ingress routes to, by name (the controller may reach them).
         cert_manager: cert-manager's namespace and webhook, when the program installs it.
+        mlflow_admin: the MLflow auth setup Job's pods (platform namespace), which call MLflow.
         depends_on: the namespaces.
     """
 
@@ -68,6 +69,7 @@ class NetworkPoliciesArgs:
     ingress_controller: str | None = None
     published: dict[str, k8s.Endpoint] = field(default_factory=dict)
     cert_manager: CertManagerEndpoints | None = None
+    mlflow_admin: k8s.Endpoint | None = None
     depends_on: tuple[pulumi.Resource, ...] = ()
 
     def api_clients(self) -> dict[str, k8s.Endpoint]:
@@ -159,12 +161,22 @@ def baseline(ns: str) -> list[dict[str, Any]]:
     ]
 
 
+def _admin_egress(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
+    """The MLflow auth setup Job to MLflow (it creates the identities as the admin)."""
+    admin = args.mlflow_admin
+    if admin is None:
+        return []
+    return [_policy("mlflow-auth-setup-egress", home(admin), admin.pods, egress=[_to(args.mlflow)])]
+
+
 def platform_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
     """Return the flows of the platform namespace: MLflow, Postgres, the object store."""
     mlflow, pg, store = args.mlflow, args.postgres, args.object_store
     # With backups, the backup sidecar in the database pods writes base backups and WAL to S3.
     backups = pg.backup_plugin is not None
     clients = [_ns(args.training), _ns(home(args.serving)), _ns(args.monitoring_ns)]
+    if args.mlflow_admin is not None:
+        clients.append(_peer(args.mlflow_admin))
     result = [
         _policy(
             "mlflow-ingress",
@@ -188,6 +200,7 @@ def platform_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
             # The instance managers' API calls: api_policies.
             egress=[_to(pg.peers), *([_to(store.api)] if backups else [])],
         ),
+        *_admin_egress(args),
         _policy(
             "bucket-init-egress",
             home(store.bucket_init),

@@ -67,6 +67,8 @@ class PostgresArgs:
         plugin_depends_on: what the backup plugin needs first (cert-manager, when the program
             installs it: the plugin's chart asks it for certificates).
         protect: protect the Cluster and retain it on delete (deleting it deletes its volumes).
+        extra_databases: more databases in the cluster, owned by the same owner (MLflow's
+            auth database), as CloudNativePG `Database` objects.
     """
 
     namespace: str
@@ -76,6 +78,7 @@ class PostgresArgs:
     backup_depends_on: tuple[pulumi.Resource, ...] = ()
     plugin_depends_on: tuple[pulumi.Resource, ...] = ()
     protect: bool = False
+    extra_databases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -208,14 +211,30 @@ def rw_host(cluster: str, namespace: str) -> str:
     return k8s.service_host(f"{cluster}-rw", namespace)
 
 
-def backend_uri_template(cfg: PostgresConfig, namespace: str, password_var: str) -> str:
+def backend_uri_template(
+    cfg: PostgresConfig, namespace: str, password_var: str, *, database: str | None = None
+) -> str:
     """Return the SQLAlchemy URI template for MLflow (`${password_var}` filled by SecretStore).
 
     `postgresql+psycopg2://` on purpose: SQLAlchemy 2.1 maps a bare `postgresql://` to psycopg 3,
-    which the mlflow -full image does not ship; psycopg2 is what it has.
+    which the mlflow -full image does not ship; psycopg2 is what it has. `database`: another
+    database of the cluster with the same owner (default: the tracking database).
     """
     host = rw_host(cfg.cluster_name, namespace)
-    return f"postgresql+psycopg2://{cfg.owner}:${{{password_var}}}@{host}:{PORT}/{cfg.database}"
+    name = database or cfg.database
+    return f"postgresql+psycopg2://{cfg.owner}:${{{password_var}}}@{host}:{PORT}/{name}"
+
+
+def database_spec(cfg: PostgresConfig, database: str) -> dict[str, Any]:
+    """Return a CloudNativePG `Database` spec: one more database of the cluster, same owner."""
+    return {
+        "cluster": {"name": cfg.cluster_name},
+        "name": database,
+        "owner": cfg.owner,
+        "ensure": "present",
+        # Deleting the Database object never drops the data (CloudNativePG's default, stated).
+        "databaseReclaimPolicy": "retain",
+    }
 
 
 # The operator is one small controller whatever the cluster size.
@@ -347,6 +366,7 @@ class Postgres(pulumi.ComponentResource):
     scrape_target: ScrapeTarget
     operator: kubernetes.helm.v3.Release
     cluster: kubernetes.apiextensions.CustomResource
+    databases: list[kubernetes.apiextensions.CustomResource]
     backup_plugin: kubernetes.helm.v3.Release | None
 
     def __init__(
@@ -396,6 +416,21 @@ class Postgres(pulumi.ComponentResource):
                 retain_on_delete=args.protect,
             ),
         )
+        self.databases = [
+            kubernetes.apiextensions.CustomResource(
+                f"{name}-database-{database.replace('_', '-')}",
+                api_version="postgresql.cnpg.io/v1",
+                kind="Database",
+                metadata={
+                    "name": k8s.name(cfg.cluster_name, database.replace("_", "-")),
+                    "namespace": args.namespace,
+                    "labels": k8s.labels("postgres", "database"),
+                },
+                spec=database_spec(cfg, database),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cluster]),
+            )
+            for database in args.extra_databases
+        ]
         if cfg.backups is not None:
             kubernetes.apiextensions.CustomResource(
                 f"{name}-scheduled-backup",

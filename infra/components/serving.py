@@ -16,6 +16,7 @@ from mlops_contract import env, metrics
 from mlops_contract import serving as contract
 
 from infra import k8s
+from infra.components import mlflow_auth
 from infra.components.kube import ServiceFacts, manifest_args, service_workload
 from infra.components.monitoring_targets import ScrapeTarget
 from infra.config import ServingConfig
@@ -133,6 +134,8 @@ def deployment(args: ModelServingArgs) -> dict[str, Any]:
         "args": ["--host", "0.0.0.0", "--port", str(contract.PORT), "--workers", "1"],  # noqa: S104
         "env": [
             {"name": env.MLFLOW_TRACKING_URI, "value": args.tracking_uri},
+            # The `serving` identity: READ on the model and its runs, nothing else.
+            *mlflow_auth.identity_env(),
             {"name": env.MODEL_NAME, "value": args.model_name},
             {"name": env.MODEL_ALIAS, "value": args.model_alias},
             {"name": env.MODEL_POLL_INTERVAL_SECONDS, "value": str(cfg.poll_interval_seconds)},

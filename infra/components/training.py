@@ -11,6 +11,7 @@ from mlops_contract import env
 from mlops_contract.triggers import Triggers
 
 from infra import k8s
+from infra.components import mlflow_auth
 from infra.components.kube import manifest_args
 from infra.config import TrainingConfig
 
@@ -111,6 +112,8 @@ def retrain_container(
         "command": command,
         "env": [
             {"name": env.MLFLOW_TRACKING_URI, "value": args.tracking_uri},
+            # The `training` identity: create runs, register versions, move the alias.
+            *mlflow_auth.identity_env(),
             {"name": env.MODEL_NAME, "value": args.model_name},
             {"name": env.MODEL_ALIAS, "value": args.model_alias},
             {"name": env.S3_ENDPOINT_URL, "value": args.s3_endpoint},

@@ -182,12 +182,19 @@ def test_dev_generates_every_credential() -> None:
             for part in ("access", "secret")
         ),
         "mlflow_flask",
+        "mlflow_admin",
+        "mlflow_training",
+        "mlflow_serving",
         "grafana_admin",
     }
     placed = {(s.namespace, s.name) for s in args.secrets}
     assert ("mlops-training", "s3-training-credentials") in placed
     assert ("mlops-serving", "s3-serving-credentials") in placed
     assert ("mlops-platform", "s3-admin-credentials") in placed
+    # Each MLflow identity in its consumer's namespace; the admin's only next to MLflow.
+    assert ("mlops-training", "mlflow-identity") in placed
+    assert ("mlops-serving", "mlflow-identity") in placed
+    assert ("mlops-platform", "mlflow-auth-setup") in placed
     assert ("mlops-platform", "mlflow-db-app") in placed
     assert ("mlops-monitoring", "grafana-admin") in placed
 

@@ -230,6 +230,7 @@ def test_every_resource_belongs_to_a_component(
         "mlops:index:ObjectStore",
         "mlops:index:MlflowServer",
         "mlops:index:ModelServing",
+        "mlops:index:MlflowAuthSetup",
         "mlops:index:TrainingJob",
         "mlops:index:NetworkPolicies",
         "mlops:index:Monitoring",

@@ -198,8 +198,8 @@ def test_external_s3_with_backups_needs_the_backups_key(tmp_path: Path) -> None:
     document["config"]["mlops-platform:postgres"]["backups"] = {
         "schedule": "0 0 3 * * *",
         "retention": "14d",
-        "certManagerInstalled": True,
     }
+    document["config"]["mlops-platform:certManager"] = {"install": False}
     path = tmp_path / "external.yaml"
     path.write_text(yaml.safe_dump(document))
     with pytest.raises(ConfigError, match=r"keys\.postgresBackups is required"):

@@ -7,6 +7,10 @@ MLFLOW_TRACKING_URI: Final = "MLFLOW_TRACKING_URI"
 MODEL_NAME: Final = "MODEL_NAME"
 # The alias serving follows and training moves: one value, passed to both.
 MODEL_ALIAS: Final = "MODEL_ALIAS"
+# The MLflow identity a workload calls the server as (MLflow's own client variables; the
+# server runs its basic-auth app, docs/security.md). Set from a Secret, never a literal.
+MLFLOW_TRACKING_USERNAME: Final = "MLFLOW_TRACKING_USERNAME"
+MLFLOW_TRACKING_PASSWORD: Final = "MLFLOW_TRACKING_PASSWORD"  # noqa: S105  # a name, not a value
 
 # Serving.
 MODEL_POLL_INTERVAL_SECONDS: Final = "MODEL_POLL_INTERVAL_SECONDS"

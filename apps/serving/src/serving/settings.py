@@ -32,6 +32,14 @@ class Settings(BaseSettings):
     # No default on purpose: a server that silently talks to localhost would look healthy
     # in a cluster while never finding its model.
     mlflow_tracking_uri: str = Field(min_length=1, validation_alias=env.MLFLOW_TRACKING_URI)
+    # The MLflow identity (basic auth; READ on the model only). Declared so the render is
+    # checked against them; MLflow's client reads both from the environment itself.
+    mlflow_tracking_username: str | None = Field(
+        default=None, validation_alias=env.MLFLOW_TRACKING_USERNAME
+    )
+    mlflow_tracking_password: SecretStr | None = Field(
+        default=None, validation_alias=env.MLFLOW_TRACKING_PASSWORD
+    )
     model_name: str = Field(
         default=registry.DEFAULT_MODEL_NAME, min_length=1, validation_alias=env.MODEL_NAME
     )

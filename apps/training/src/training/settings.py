@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     model_alias: str = Field(
         default=registry.CHAMPION_ALIAS, min_length=1, validation_alias=env.MODEL_ALIAS
     )
+    # The MLflow identity (basic auth). Declared so the render is checked against them; MLflow's
+    # client reads both from the environment itself. Unset: anonymous (a server without auth).
+    mlflow_tracking_username: str | None = Field(
+        default=None, validation_alias=env.MLFLOW_TRACKING_USERNAME
+    )
+    mlflow_tracking_password: SecretStr | None = Field(
+        default=None, validation_alias=env.MLFLOW_TRACKING_PASSWORD
+    )
     experiment_name: str | None = Field(default=None, validation_alias=env.MLFLOW_EXPERIMENT_NAME)
     git_commit: str | None = Field(default=None, validation_alias=env.GIT_COMMIT)
 

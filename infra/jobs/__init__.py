@@ -1,0 +1,1 @@
+"""Scripts the platform ships into its Jobs (ConfigMaps): standalone, stdlib and the image only."""
