@@ -155,7 +155,7 @@ def record_model_digest(tracking_uri: str, name: str, version: str) -> str:
     through MLflow's log_model, so it reads them back instead.
     """
     digest = stored_digest(tracking_uri, name, version)
-    MlflowClient(tracking_uri).set_model_version_tag(
+    MlflowClient(tracking_uri, registry_uri=tracking_uri).set_model_version_tag(
         name, version, registry.MODEL_DIGEST_TAG, digest
     )
     return digest
@@ -175,7 +175,8 @@ def stored_digest(tracking_uri: str, name: str, version: str) -> str:
 
 def artifact_key(server: MlflowServer, name: str, version: str, file: str) -> str:
     """The S3 key, in the artifact bucket, of one file of a version's model artifact."""
-    source = MlflowClient(server.tracking_uri).get_model_version(name, version).source
+    uri = server.tracking_uri
+    source = MlflowClient(uri, registry_uri=uri).get_model_version(name, version).source
     # mlflow-artifacts:/<experiment>/<run>/artifacts/model or models:/<logged model id>
     part = source.split(":/", 1)[1].strip("/")
     s3 = server.s3.client()
