@@ -163,12 +163,12 @@ def record_model_digest(tracking_uri: str, name: str, version: str) -> str:
 
 def stored_digest(tracking_uri: str, name: str, version: str) -> str:
     """The digest of a version's artifact as serving downloads it now."""
+    client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
     with tempfile.TemporaryDirectory(prefix="test-digest-") as tmp:
         local = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{name}/{version}",
+            artifact_uri=client.get_model_version_download_uri(name, version),
             dst_path=tmp,
             tracking_uri=tracking_uri,
-            registry_uri=tracking_uri,
         )
         return registry.model_digest(local)
 

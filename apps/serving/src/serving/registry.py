@@ -157,7 +157,11 @@ class RegistryFollower:
 
     def _load(self, version: ModelVersion) -> ModelSnapshot:
         run_id = version.run_id
-        uri = f"models:/{self._settings.model_name}/{version.version}"
+        # The version's own artifact location, from this follower's client: MLflow resolves a
+        # `models:/` URI through its process-wide registry URI, whatever server is passed.
+        uri = self._client.get_model_version_download_uri(
+            self._settings.model_name, str(version.version)
+        )
         with tempfile.TemporaryDirectory(prefix="serving-model-") as tmp:
             server = self._settings.mlflow_tracking_uri
             local = mlflow.artifacts.download_artifacts(
