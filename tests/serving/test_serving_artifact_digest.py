@@ -17,6 +17,7 @@ from mlflow.tracking import MlflowClient
 from mlops_contract import registry
 from serving.main import create_app
 from serving.settings import Settings
+from training.data import FEATURES, generate
 
 from tests.services import MlflowServer
 from tests.serving.helpers import (
@@ -116,7 +117,8 @@ def test_a_tampered_version_is_refused_and_the_champion_keeps_serving(
         move(mlflow_server, name, "2")
         wait_refused(app, "2")
         ready = app.get("/readyz")
-        predicted = app.post("/predict", json={"instances": [SLOW_ROW]})
+        row = generate(1, seed=5)[list(FEATURES)].to_dict(orient="records")
+        predicted = app.post("/predict", json={"instances": row})
         # Ten more polls: the refused version is not downloaded and counted again.
         time.sleep(10 * POLL_SECONDS)
         text = app.get("/metrics").text
