@@ -71,9 +71,23 @@ def register_reference(tracking_uri: str) -> BenchModel:
             registered_model_name=name,
         )
     version = str(info.registered_model_version)
-    MlflowClient(tracking_uri).set_registered_model_alias(name, registry.CHAMPION_ALIAS, version)
+    client = MlflowClient(tracking_uri)
+    # Serving loads only versions tagged with their artifact's digest (training sets it when it
+    # registers; this model is logged directly, so its stored files are digested here).
+    client.set_model_version_tag(
+        name, version, registry.MODEL_DIGEST_TAG, _stored_digest(tracking_uri, name, version)
+    )
+    client.set_registered_model_alias(name, registry.CHAMPION_ALIAS, version)
     row = {c: float(v) for c, v in zip(columns, rng.normal(size=8), strict=True)}
     return BenchModel("reference forest (100 trees, depth 8, 8 features)", name, version, row)
+
+
+def _stored_digest(tracking_uri: str, name: str, version: str) -> str:
+    with tempfile.TemporaryDirectory(prefix="bench-digest-") as tmp:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{name}/{version}", dst_path=tmp, tracking_uri=tracking_uri
+        )
+        return registry.model_digest(local)
 
 
 def training_available() -> bool:

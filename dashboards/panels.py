@@ -141,6 +141,22 @@ def _serving_panels() -> list[Panel]:
                 ),
             ],
         ),
+        Panel(
+            title="Versions refused: artifact digest mismatch",
+            description=(
+                "Refusals per model version since each pod started: the downloaded artifact's "
+                "digest was not the one training recorded (or none was). Above 0 pages."
+            ),
+            threshold=1,
+            targets=[
+                Target(
+                    # `or vector(0)`: a flat 0 rather than "no data" while nothing was refused.
+                    expr=f"sum by (model_version) ({m.MODEL_DIGEST_MISMATCH_TOTAL}{{{n.SERVING}}})"
+                    " or vector(0)",
+                    legend="v{{model_version}}",
+                )
+            ],
+        ),
     ]
 
 

@@ -159,6 +159,23 @@ SERVING_ALERTS = [
             "{{ $labels.job }} in 10 minutes; serving keeps the last good model."
         ),
     ),
+    # The counter's series appears at 1 on a version's first refusal and a refused version is not
+    # tried again, so `increase()` would see no change: the alert holds while any replica has
+    # refused the version since it started (a restart clears it, once the alias is fixed).
+    Alert(
+        name="ModelArtifactDigestMismatch",
+        expr=(f"max by (job, model_version) ({m.MODEL_DIGEST_MISMATCH_TOTAL}{{{n.SERVING}}}) > 0"),
+        for_="0m",
+        severity="critical",
+        summary="Serving refused a model version whose artifact is not the one training registered",
+        description=(
+            "{{ $labels.job }} refused model version {{ $labels.model_version }} "
+            '(refusals on one replica: {{ $value | printf "%.0f" }}): the digest of '
+            "its downloaded artifact differs from the one training recorded at registration, "
+            "or none was recorded. Serving keeps the model it had; the artifact store may have "
+            "been tampered with."
+        ),
+    ),
 ]
 
 

@@ -66,6 +66,7 @@ def missing_from_doc(text: str) -> list[str]:
             registry.CHAMPION_ALIAS,
             registry.PREVIOUS_ALIAS,
             registry.DRIFT_REFERENCE_ARTIFACT,
+            registry.MODEL_DIGEST_TAG,
             *registry.OFFLINE_METRICS,
         },
         "route": {

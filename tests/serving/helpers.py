@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ import skops.io
 from fastapi.testclient import TestClient
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
+from mlops_contract import registry
 from prometheus_client.parser import text_string_to_metric_families
 from serving.main import create_app
 from serving.settings import Settings
@@ -30,7 +32,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from tests.services import LOOPBACK, free_port, wait_http
+from tests.services import LOOPBACK, MlflowServer, free_port, wait_http
 
 # The in-process app's limits (tests/serving/conftest.py `client`), asserted by the tests.
 MAX_BATCH_ROWS = 50
@@ -100,13 +102,16 @@ def register_model(
     alias: str | None = "champion",
     classifier: Any = None,
     hour_dtype: str = "int64",
+    record_digest: bool = True,
 ) -> Registered:
     """Train a small Pipeline and register it as training does (signature, metric, reference).
 
     ``flip`` inverts the labels, so a flipped version predicts the opposite class for
     SLOW_ROW/FAST_ROW: responses then show which version answered. ``classifier`` replaces the
     logistic regression (a forest takes the fast path); ``hour_dtype`` "int32" gives the
-    signature an ``integer`` (int32) column instead of a ``long`` one.
+    signature an ``integer`` (int32) column instead of a ``long`` one. ``record_digest`` tags
+    the version with its artifact's digest before the alias moves, as training records it
+    (serving refuses a version without one).
     """
     mlflow.set_tracking_uri(tracking_uri)
     frame = make_frame(400)
@@ -136,9 +141,68 @@ def register_model(
             skops_trusted_types=_trusted_types(pipeline),
         )
     version = str(info.registered_model_version)
+    if record_digest:
+        record_model_digest(tracking_uri, name, version)
     if alias:
         MlflowClient(tracking_uri).set_registered_model_alias(name, alias, version)
     return Registered(name, version, pipeline, accuracy)
+
+
+def record_model_digest(tracking_uri: str, name: str, version: str) -> str:
+    """Tag a version with the digest of its artifact as the store holds it; return the digest.
+
+    Training computes it on the directory it uploads (the same files); this helper registers
+    through MLflow's log_model, so it reads them back instead.
+    """
+    digest = stored_digest(tracking_uri, name, version)
+    MlflowClient(tracking_uri, registry_uri=tracking_uri).set_model_version_tag(
+        name, version, registry.MODEL_DIGEST_TAG, digest
+    )
+    return digest
+
+
+def stored_digest(tracking_uri: str, name: str, version: str) -> str:
+    """The digest of a version's artifact as serving downloads it now."""
+    client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
+    with tempfile.TemporaryDirectory(prefix="test-digest-") as tmp:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=client.get_model_version_download_uri(name, version),
+            dst_path=tmp,
+            tracking_uri=tracking_uri,
+        )
+        return registry.model_digest(local)
+
+
+def artifact_key(server: MlflowServer, name: str, version: str, file: str) -> str:
+    """The S3 key, in the artifact bucket, of one file of a version's model artifact."""
+    uri = server.tracking_uri
+    source = MlflowClient(uri, registry_uri=uri).get_model_version(name, version).source
+    # mlflow-artifacts:/<experiment>/<run>/artifacts/model or models:/<logged model id>
+    part = source.split(":/", 1)[1].strip("/")
+    s3 = server.s3.client()
+    keys = [
+        obj["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=server.s3.artifacts_bucket)
+        for obj in page.get("Contents", [])
+        if part in obj["Key"] and obj["Key"].endswith(f"/{file}")
+    ]
+    assert len(keys) == 1, f"{file} of {name} v{version} ({source}): {keys}"
+    return keys[0]
+
+
+def tamper_artifact(server: MlflowServer, name: str, version: str, file: str, body: bytes) -> None:
+    """Overwrite one file of a version's artifact in the real bucket, behind MLflow's back."""
+    key = artifact_key(server, name, version, file)
+    server.s3.client().put_object(Bucket=server.s3.artifacts_bucket, Key=key, Body=body)
+
+
+def read_artifact(server: MlflowServer, name: str, version: str, file: str) -> bytes:
+    """One file of a version's artifact, straight from the bucket."""
+    key = artifact_key(server, name, version, file)
+    body: bytes = (
+        server.s3.client().get_object(Bucket=server.s3.artifacts_bucket, Key=key)["Body"].read()
+    )
+    return body
 
 
 def _trusted_types(pipeline: Pipeline) -> list[str]:

@@ -30,6 +30,10 @@ MODEL_LOADS_TOTAL: Final = f"{MODEL_LOADS}_total"
 MODEL_LOAD_FAILURES: Final = "serving_model_load_failures"
 MODEL_LOAD_FAILURES_TOTAL: Final = f"{MODEL_LOAD_FAILURES}_total"
 REGISTRY_UP: Final = "serving_registry_up"
+# Versions refused because their downloaded artifact's digest is not the one training recorded
+# (or none was recorded); labelled model_version. Serving keeps the model it had.
+MODEL_DIGEST_MISMATCH: Final = "serving_model_digest_mismatch"
+MODEL_DIGEST_MISMATCH_TOTAL: Final = f"{MODEL_DIGEST_MISMATCH}_total"
 LAST_LOAD_TIMESTAMP: Final = "serving_model_last_load_timestamp_seconds"
 PREDICTIONS: Final = "serving_predictions"
 PREDICTIONS_TOTAL: Final = f"{PREDICTIONS}_total"

@@ -44,6 +44,11 @@ class ServingMetrics:
         self.model_load_failures = Counter(
             m.MODEL_LOAD_FAILURES, "Failed registry polls or model loads", registry=r
         )
+        self.model_digest_mismatch = Counter(
+            m.MODEL_DIGEST_MISMATCH,
+            "Versions refused: downloaded artifact digest differs from the recorded one or none",
+            ["model_version"], registry=r,
+        )  # fmt: skip
         self.registry_up = Gauge(
             m.REGISTRY_UP, "1 if the last poll of MLflow succeeded", registry=r
         )

@@ -9,10 +9,12 @@ import logging
 import math
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import mlflow
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model
 from mlflow.tracking import MlflowClient
@@ -39,6 +41,34 @@ MLFLOW_HTTP_DEFAULTS = {
 }
 
 
+class ArtifactDigestError(Exception):
+    """A version's downloaded files do not have the digest training recorded (or none is)."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The version last refused and the digest it was refused under: not tried again."""
+
+    version: str
+    recorded: str | None
+    message: str
+
+
+def verify_artifact(name: str, version: ModelVersion, local: str) -> None:
+    """Raise ArtifactDigestError unless the files under local have the version's recorded digest.
+
+    Runs before anything under local is read as a model: a mismatched file is never unpickled.
+    """
+    recorded = (version.tags or {}).get(contract.MODEL_DIGEST_TAG)
+    actual = contract.model_digest(local)
+    if recorded != actual:
+        shown = recorded or f"none (no {contract.MODEL_DIGEST_TAG} tag)"
+        raise ArtifactDigestError(
+            f"refusing {name} version {version.version}: its artifact's sha256 is {actual}, "
+            f"the digest recorded at registration is {shown}"
+        )
+
+
 class RegistryFollower:
     """Polls ``MODEL_NAME@MODEL_ALIAS`` and publishes each new version as a snapshot.
 
@@ -52,6 +82,7 @@ class RegistryFollower:
         self._metrics = metrics
         uri = settings.mlflow_tracking_uri
         self._client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        self._refused: Refusal | None = None
 
     async def run(self) -> None:
         """Poll forever (cancelled at shutdown); blocking MLflow calls run in a thread."""
@@ -61,37 +92,82 @@ class RegistryFollower:
 
     def poll_once(self) -> None:
         """Resolve the alias once; load and swap if it points at a new version."""
-        name, alias = self._settings.model_name, self._settings.model_alias
-        try:
-            version = self._client.get_model_version_by_alias(name, alias)
-        except MlflowException as exc:
-            if exc.error_code in _REGISTRY_ANSWERED:
-                self._fail(f"alias {alias!r} of model {name!r} not found: {exc.message}", True)
-            else:  # the client wraps connection errors in MlflowException too
-                self._unreachable(exc.message)
-            return
-        except Exception as exc:  # DNS, timeouts raised outside MLflow's wrapper
-            self._unreachable(str(exc))
+        version = self._resolve()
+        if version is None:
             return
         self._registry_up()
+        if self._still_refused(version):
+            return
         current = self._store.current
         if current is not None and current.version == str(version.version):
             return
+        name = self._settings.model_name
         try:
-            snapshot = self._load(str(version.version), version.run_id)
+            snapshot = self._load(version)
+        except ArtifactDigestError as exc:
+            self._refuse(version, str(exc))
+            return
         except Exception as exc:  # keep serving the last good model
             logger.exception("loading %s version %s failed", name, version.version)
             self._fail(f"loading {name} version {version.version} failed: {exc}", True)
             return
         self._publish(snapshot)
 
-    def _load(self, version: str, run_id: str | None) -> ModelSnapshot:
-        uri = f"models:/{self._settings.model_name}/{version}"
+    def _resolve(self) -> ModelVersion | None:
+        """The version the alias names, or None (recorded as a failure) when there is none."""
+        name, alias = self._settings.model_name, self._settings.model_alias
+        try:
+            return self._client.get_model_version_by_alias(name, alias)
+        except MlflowException as exc:
+            if exc.error_code in _REGISTRY_ANSWERED:
+                self._fail(f"alias {alias!r} of model {name!r} not found: {exc.message}", True)
+            else:  # the client wraps connection errors in MlflowException too
+                self._unreachable(exc.message)
+        except Exception as exc:  # DNS, timeouts raised outside MLflow's wrapper
+            self._unreachable(str(exc))
+        return None
+
+    def _still_refused(self, version: ModelVersion) -> bool:
+        """True while the alias still names the refused version under the same recorded digest.
+
+        A refused version is not downloaded again at every poll; moving the alias (or recording
+        a new digest on the version) ends the refusal.
+        """
+        refused = self._refused
+        recorded = (version.tags or {}).get(contract.MODEL_DIGEST_TAG)
+        if refused is None or (refused.version, refused.recorded) != (
+            str(version.version),
+            recorded,
+        ):
+            self._refused = None
+            return False
+        self._store.registry.last_error = refused.message  # /readyz keeps saying why
+        return True
+
+    def _refuse(self, version: ModelVersion, message: str) -> None:
+        current = self._store.current
+        kept = "no model loaded" if current is None else f"keeping version {current.version}"
+        message = f"{message}; {kept}"
+        recorded = (version.tags or {}).get(contract.MODEL_DIGEST_TAG)
+        self._refused = Refusal(str(version.version), recorded, message)
+        self._store.registry.last_error = message
+        self._store.registry.last_error_at = time.time()
+        self._metrics.model_digest_mismatch.labels(str(version.version)).inc()
+        logger.error("%s", message)
+
+    def _load(self, version: ModelVersion) -> ModelSnapshot:
+        run_id = version.run_id
+        # The version's own artifact location, from this follower's client: MLflow resolves a
+        # `models:/` URI through its process-wide registry URI, whatever server is passed.
+        uri = self._client.get_model_version_download_uri(
+            self._settings.model_name, str(version.version)
+        )
         with tempfile.TemporaryDirectory(prefix="serving-model-") as tmp:
             server = self._settings.mlflow_tracking_uri
             local = mlflow.artifacts.download_artifacts(
                 artifact_uri=uri, dst_path=tmp, tracking_uri=server, registry_uri=server
             )
+            verify_artifact(self._settings.model_name, version, local)
             schema = InputSchema.from_signature(Model.load(local).signature)
             # The sklearn flavor (not pyfunc): the raw Pipeline, without pyfunc's per-call
             # schema enforcement, which validation.py already did once per request.
@@ -103,7 +179,7 @@ class RegistryFollower:
             accuracy = metrics.get(contract.OFFLINE_ACCURACY_METRIC)
         return ModelSnapshot(
             name=self._settings.model_name,
-            version=version,
+            version=str(version.version),
             alias=self._settings.model_alias,
             model=model,
             predictor=Predictor(model),

@@ -141,14 +141,20 @@ def log_and_register(
             _log_run(mlflow_client, run_id, result, dataset, snap, data_name, params)
             progress("logged params, metrics, dataset input, plots and drift/reference.json")
             with tempfile.TemporaryDirectory(prefix="training-model-") as tmp:
-                _save_model(result, Path(tmp) / MODEL_ARTIFACT)
-                mlflow_client.log_artifacts(run_id, str(Path(tmp) / MODEL_ARTIFACT), MODEL_ARTIFACT)
+                model_dir = Path(tmp) / MODEL_ARTIFACT
+                _save_model(result, model_dir)
+                # Digest of exactly the files uploaded: serving refuses the version if what it
+                # downloads later differs (docs/serving.md).
+                digest = contract.model_digest(model_dir)
+                mlflow_client.log_artifacts(run_id, str(model_dir), MODEL_ARTIFACT)
             _ensure_registered_model(mlflow_client, model_name)
+            # The tag is set in the same call that creates the version: no version exists
+            # without its digest.
             version = mlflow_client.create_model_version(
                 model_name,
                 source=f"{run.info.artifact_uri}/{MODEL_ARTIFACT}",
                 run_id=run_id,
-                tags=lineage,
+                tags={**lineage, contract.MODEL_DIGEST_TAG: digest},
             )
         status = "FINISHED"
     finally:
