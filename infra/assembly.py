@@ -348,6 +348,7 @@ def build_platform(cfg: PlatformConfig) -> PlatformOutputs:
             training=ns.training,
             serving=serving.facts.endpoint,
             mlflow=server.facts.endpoint,
+            mlflow_metrics=mlflow.metrics_endpoint(ns.platform),
             postgres=database.endpoints,
             object_store=store.endpoints,
             monitoring=monitoring.endpoints,

@@ -27,6 +27,27 @@ FLASK_PASSWORD = "mlflow_flask"  # noqa: S105
 # Flask signs sessions with it: longer than the database password, still URI-safe.
 FLASK_PASSWORD_LENGTH = 48
 METRICS_DIR = f"{k8s.SCRATCH}/metrics"
+# The auth app lets only admins read the server's own /metrics, and Prometheus must hold no
+# MLflow identity: a sidecar serves the same multiprocess metrics files (written by
+# `--expose-prometheus` into METRICS_DIR, a shared emptyDir) on a port only Prometheus may reach.
+METRICS_PORT = 9102
+METRICS_CONTAINER = "metrics-exporter"
+METRICS_EXPORTER = """\
+import os, sys, time
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.multiprocess import MultiProcessCollector
+os.makedirs(sys.argv[1], exist_ok=True)
+registry = CollectorRegistry()
+MultiProcessCollector(registry, path=sys.argv[1])
+start_http_server(int(sys.argv[2]), registry=registry)
+while True:
+    time.sleep(3600)
+"""
+# A reader of a few small files: tiny next to the server.
+METRICS_RESOURCES = {
+    "requests": {"cpu": "10m", "memory": "32Mi"},
+    "limits": {"cpu": "100m", "memory": "96Mi"},
+}
 # Prometheus scrapes pods by IP, so the Host header is a pod address; these patterns are what
 # MLflow itself allows by default for private networks. Health endpoints are always allowed.
 POD_IP_HOSTS = ("10.*", "172.*", "192.168.*")
@@ -69,14 +90,26 @@ def endpoint(namespace: str) -> k8s.Endpoint:
     return k8s.Endpoint(namespace=namespace, pods=pods(), ports=(PORT,))
 
 
+def metrics_endpoint(namespace: str) -> k8s.Endpoint:
+    """Return the server pods' metrics sidecar port (Prometheus only; no MLflow login)."""
+    return k8s.Endpoint(namespace=namespace, pods=pods(), ports=(METRICS_PORT,))
+
+
+def metrics_exporter_command() -> list[str]:
+    """Return the metrics sidecar's command (prometheus_client, in the MLflow image)."""
+    return ["python", "-c", METRICS_EXPORTER, METRICS_DIR, str(METRICS_PORT)]
+
+
 def tracking_uri(namespace: str) -> str:
     """Return the in-cluster tracking URI (MLFLOW_TRACKING_URI for both apps)."""
     return k8s.service_url(NAME, namespace, PORT)
 
 
 def scrape_target(namespace: str) -> ScrapeTarget:
-    """Return the contract job `mlflow`: `--expose-prometheus` serves /metrics on the HTTP port."""
-    return ScrapeTarget(job=metrics.JOB_MLFLOW, namespace=namespace, selector=pods(), port="http")
+    """Return the contract job `mlflow`: its metrics sidecar (the API /metrics needs admin)."""
+    return ScrapeTarget(
+        job=metrics.JOB_MLFLOW, namespace=namespace, selector=pods(), port="metrics"
+    )
 
 
 def secret_args(namespace: str) -> SecretStoreArgs:
@@ -182,6 +215,17 @@ def deployment(args: MlflowServerArgs) -> dict[str, Any]:
         "securityContext": k8s.container_security_context(),
         "volumeMounts": [*mounts, auth_mount],
     }
+    exporter = {
+        "name": METRICS_CONTAINER,
+        "image": versions.MLFLOW_IMAGE,
+        "command": metrics_exporter_command(),
+        "ports": [{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
+        "readinessProbe": k8s.http_probe("/metrics", "metrics"),
+        "livenessProbe": k8s.http_probe("/metrics", "metrics", period=20, delay=10),
+        "resources": k8s.resources(METRICS_RESOURCES["requests"], METRICS_RESOURCES["limits"]),
+        "securityContext": k8s.container_security_context(),
+        "volumeMounts": mounts,
+    }
     return {
         "metadata": {
             "name": NAME,
@@ -197,7 +241,7 @@ def deployment(args: MlflowServerArgs) -> dict[str, Any]:
             "template": {
                 "metadata": {"labels": labels},
                 "spec": k8s.pod_spec(
-                    [server],
+                    [server, exporter],
                     service_account=SERVICE_ACCOUNT,
                     init_containers=[upgrade],
                     volumes=[dict(k8s.SCRATCH_VOLUME), auth_volume],
@@ -209,7 +253,12 @@ def deployment(args: MlflowServerArgs) -> dict[str, Any]:
 
 def service(namespace: str) -> dict[str, Any]:
     """Return the ClusterIP Service `mlflow` on port 5000."""
-    return k8s.cluster_ip_service(NAME, COMPONENT, namespace, [k8s.http_service_port(PORT)])
+    return k8s.cluster_ip_service(
+        NAME,
+        COMPONENT,
+        namespace,
+        [k8s.http_service_port(PORT), k8s.http_service_port(METRICS_PORT, "metrics")],
+    )
 
 
 class MlflowServer(pulumi.ComponentResource):

@@ -53,6 +53,8 @@ class NetworkPoliciesArgs:
         published: the endpoints an Ingress routes to, by name (the controller may reach them).
         cert_manager: cert-manager's namespace and webhook, when the program installs it.
         mlflow_admin: the MLflow auth setup Job's pods (platform namespace), which call MLflow.
+        mlflow_metrics: the tracking server's metrics sidecar port (Prometheus scrapes it, not
+            the authenticated API port); None: Prometheus scrapes the API port.
         depends_on: the namespaces.
     """
 
@@ -70,6 +72,7 @@ class NetworkPoliciesArgs:
     published: dict[str, k8s.Endpoint] = field(default_factory=dict)
     cert_manager: CertManagerEndpoints | None = None
     mlflow_admin: k8s.Endpoint | None = None
+    mlflow_metrics: k8s.Endpoint | None = None
     depends_on: tuple[pulumi.Resource, ...] = ()
 
     def api_clients(self) -> dict[str, k8s.Endpoint]:
@@ -174,16 +177,20 @@ def platform_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
     mlflow, pg, store = args.mlflow, args.postgres, args.object_store
     # With backups, the backup sidecar in the database pods writes base backups and WAL to S3.
     backups = pg.backup_plugin is not None
-    clients = [_ns(args.training), _ns(home(args.serving)), _ns(args.monitoring_ns)]
+    clients = [_ns(args.training), _ns(home(args.serving))]
     if args.mlflow_admin is not None:
         clients.append(_peer(args.mlflow_admin))
+    prometheus = [_peer(args.monitoring.prometheus)]
+    if args.mlflow_metrics is None:
+        mlflow_ingress = [{"from": clients + prometheus, "ports": _ports(*mlflow.ports)}]
+    else:
+        # The API port for the apps; the metrics sidecar for Prometheus only.
+        mlflow_ingress = [
+            {"from": clients, "ports": _ports(*mlflow.ports)},
+            {"from": prometheus, "ports": _ports(*args.mlflow_metrics.ports)},
+        ]
     result = [
-        _policy(
-            "mlflow-ingress",
-            home(mlflow),
-            mlflow.pods,
-            ingress=[{"from": clients, "ports": _ports(*mlflow.ports)}],
-        ),
+        _policy("mlflow-ingress", home(mlflow), mlflow.pods, ingress=mlflow_ingress),
         _policy(
             "mlflow-egress", home(mlflow), mlflow.pods, egress=[_to(pg.clients), _to(store.api)]
         ),
@@ -229,7 +236,12 @@ def platform_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
 
 def scrape_egress(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
     """Return Prometheus's egress to every scraped endpoint, one rule per namespace."""
-    scraped = [args.mlflow, args.postgres.metrics, args.object_store.metrics, args.serving]
+    scraped = [
+        args.mlflow_metrics or args.mlflow,
+        args.postgres.metrics,
+        args.object_store.metrics,
+        args.serving,
+    ]
     ports: dict[str, list[int]] = {}
     for endpoint in scraped:
         if endpoint is not None:

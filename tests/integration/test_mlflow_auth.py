@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ class AuthServer:
     passwords: dict[str, str]
     setup: wiring.LocalCommand
     model: str
+    metrics_dir: Path
 
     def identity_env(self, user: str) -> dict[str, str]:
         """A CLI environment calling the server as `user`."""
@@ -108,9 +110,10 @@ def auth(
     with services.running(server):
         setup = _setup_command(rendered_dev, base, server.tracking_uri, passwords)
         model = setup.env[env.MODEL_NAME]
-        first = AuthServer(server, passwords, setup, model).run_setup()
+        ready = AuthServer(server, passwords, setup, model, base / "metrics")
+        first = ready.run_setup()
         assert first.returncode == 0, first.stderr[-3000:]
-        yield AuthServer(server, passwords, setup, model)
+        yield ready
 
 
 @pytest.fixture(scope="module")
@@ -194,3 +197,34 @@ def test_the_setup_job_converges_when_run_again(auth: AuthServer) -> None:
         timeout=20,
     )
     assert denied.status_code == 403
+
+
+def test_prometheus_scrapes_the_metrics_sidecar_with_no_identity(
+    auth: AuthServer, rendered_dev: RenderedStack, tmp_path: Path
+) -> None:
+    """The API port's /metrics is admin-only; the rendered sidecar serves the same files openly."""
+    api_metrics = httpx.get(
+        f"{auth.server.tracking_uri}/metrics",
+        auth=("serving", auth.passwords["serving"]),
+        timeout=20,
+    )
+    assert api_metrics.status_code == 403
+    # Some traffic, so the server has written its request metrics.
+    httpx.get(f"{auth.server.tracking_uri}/health", timeout=20)
+    sidecar = wiring.find_container(rendered_dev, "Deployment", "mlflow", "metrics-exporter")
+    port = services.free_port()
+    rendered_dir, rendered_port = sidecar.argv[-2:]
+    assert int(rendered_port) == sidecar.container["ports"][0]["containerPort"]
+    argv = [sys.executable, *sidecar.argv[1:-2], str(auth.metrics_dir), str(port)]
+    assert sidecar.argv[0] == "python"
+    assert rendered_dir.endswith("/metrics")
+    log = tmp_path / "exporter.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        services.wait_http(f"http://{services.LOOPBACK}:{port}/metrics", timeout=60, proc=process)
+        text = httpx.get(f"http://{services.LOOPBACK}:{port}/metrics", timeout=20).text
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    assert "mlflow_http_request_total" in text or "mlflow_http_request_duration_seconds" in text
