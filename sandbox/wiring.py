@@ -90,7 +90,7 @@ class RenderedContainer:
         meta = self.workload["metadata"]
         return f"rendered {self.workload['kind']}/{meta['name']} container {self.container['name']}"
 
-    def env_credentials(self) -> dict[str, tuple[str, str]]:
+    def secret_env(self) -> dict[str, tuple[str, str]]:
         """Variables from Secrets: name -> (secret name, key)."""
         refs = {}
         for entry in self.container.get("env", []):
@@ -181,7 +181,7 @@ def localize(
         flags: command-line flags whose values change on loopback (--host, --port, paths).
     """
     env = dict(container.literal_env())
-    for name in container.env_credentials():
+    for name in container.secret_env():
         if name not in secrets:
             raise KeyError(f"rendered env {name} comes from a Secret; give the test a value")
         env[name] = secrets[name]
@@ -409,7 +409,7 @@ def secrets_by_variable(
         WiringError: a referenced secret key has no local value.
     """
     resolved = {}
-    for variable, ref in container.env_credentials().items():
+    for variable, ref in container.secret_env().items():
         if ref not in values:
             known = ", ".join(f"{s}/{k}" for s, k in sorted(values))
             raise WiringError(
