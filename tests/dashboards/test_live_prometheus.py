@@ -224,7 +224,11 @@ def _start_replica(
     home.mkdir()
     command = wiring.localize(
         container,
-        secrets={},
+        # Serving's MLflow identity: the local MLflow runs without its auth app, so any value.
+        secrets={
+            contract_env.MLFLOW_TRACKING_USERNAME: "serving",
+            contract_env.MLFLOW_TRACKING_PASSWORD: "unused-without-the-auth-app",
+        },
         overrides={
             contract_env.MLFLOW_TRACKING_URI: tracking_uri,
             "HOME": str(home),

@@ -143,12 +143,12 @@ def test_unprotecting_data_shows_protect_and_retain_on_each_protected_object(rep
         ("PersistentVolumeClaim", "seaweedfs"),
         *(
             ("Namespace", ns)
-            for ns in ("cnpg-system", *(f"mlops-{n}" for n in PLATFORM_NAMESPACES))
+            for ns in ("cnpg-system", "cert-manager", *(f"mlops-{n}" for n in PLATFORM_NAMESPACES))
         ),
     }
     for obj in stage["changed"]:
         assert (obj["fields"], obj["options"]) == ([], unprotected), obj
-    assert stage["summary"] == "7 objects changed (14 Pulumi options)"
+    assert stage["summary"] == "8 objects changed (16 Pulumi options)"
     cluster = markdown.stdout.split("- **Cluster** `mlops-platform/mlflow-db`\n", 1)[1]
     assert cluster.startswith(
         "  - Pulumi option `protect`: `true` → `false`\n"
