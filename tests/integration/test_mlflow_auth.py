@@ -20,6 +20,7 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlops_contract import env
+from mlops_contract import metrics as contract_metrics
 from prometheus_client import CollectorRegistry
 from serving.metrics import ServingMetrics
 from serving.model_store import ModelStore
@@ -28,6 +29,7 @@ from serving.settings import Settings
 
 from infra.render import RenderedStack
 from tests import services, wiring
+from tests.serving.helpers import read_artifact, tamper_artifact
 from tests.training.helpers import FAST_TRAIN, FIXED_HOLDOUT, GIT_COMMIT, clean_env, run_training
 
 pytestmark = pytest.mark.integration
@@ -228,3 +230,46 @@ def test_prometheus_scrapes_the_metrics_sidecar_with_no_identity(
         process.terminate()
         process.wait(timeout=15)
     assert "mlflow_http_request_total" in text or "mlflow_http_request_duration_seconds" in text
+
+
+def _as(monkeypatch: pytest.MonkeyPatch, auth: AuthServer, user: str) -> None:
+    """Make the MLflow client in this process call the server as `user`."""
+    monkeypatch.setenv(env.MLFLOW_TRACKING_URI, auth.server.tracking_uri)
+    monkeypatch.setenv(env.MLFLOW_TRACKING_USERNAME, user)
+    monkeypatch.setenv(env.MLFLOW_TRACKING_PASSWORD, auth.passwords[user])
+
+
+def test_serving_refuses_a_tampered_version_and_keeps_the_champion(
+    auth: AuthServer, champion: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Auth on, each identity its own: a file swapped in the bucket is caught by the digest."""
+    trained = run_training("train", *FAST_TRAIN, "--seed", "2", env=auth.identity_env("training"))
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    uri = auth.server.tracking_uri
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    _as(monkeypatch, auth, "training")
+    candidate = max(
+        (v.version for v in client.search_model_versions(f"name='{auth.model}'")), key=int
+    )
+    assert candidate != champion
+    champion_model = read_artifact(auth.server, auth.model, champion, "model.skops")
+    tamper_artifact(auth.server, auth.model, candidate, "model.skops", champion_model)
+
+    _as(monkeypatch, auth, "serving")
+    settings = Settings(mlflow_tracking_uri=uri, model_name=auth.model)
+    store, registry = ModelStore(), CollectorRegistry()
+    follower = RegistryFollower(settings, store, ServingMetrics(registry))
+    follower.poll_once()
+    assert store.current is not None
+    assert store.current.version == champion
+
+    _as(monkeypatch, auth, "training")
+    client.set_registered_model_alias(auth.model, "champion", candidate)
+    _as(monkeypatch, auth, "serving")
+    follower.poll_once()
+
+    assert store.current.version == champion
+    refused = registry.get_sample_value(
+        contract_metrics.MODEL_DIGEST_MISMATCH_TOTAL, {"model_version": candidate}
+    )
+    assert refused == 1.0
