@@ -273,9 +273,16 @@ def test_prod_is_ha_and_dev_is_single(rendered_stacks: dict[str, RenderedStack])
 def test_mlflow_server_wiring(rendered_stacks: dict[str, RenderedStack]) -> None:
     deployment = _get(rendered_stacks["dev"], "Deployment", "mlflow")
     pod = deployment["spec"]["template"]["spec"]
-    (server,) = pod["containers"]
+    server, exporter = pod["containers"]
     (upgrade,) = pod["initContainers"]
-    assert server["image"] == upgrade["image"] == versions.MLFLOW_IMAGE
+    assert server["image"] == upgrade["image"] == exporter["image"] == versions.MLFLOW_IMAGE
+    # The metrics sidecar reads the directory the server's --expose-prometheus writes.
+    metrics_dir = server["args"][server["args"].index("--expose-prometheus") + 1]
+    assert exporter["command"][-2] == metrics_dir
+    assert exporter["ports"] == [{"name": "metrics", "containerPort": 9102, "protocol": "TCP"}]
+    assert exporter["volumeMounts"] == [
+        m for m in server["volumeMounts"] if metrics_dir.startswith(m["mountPath"])
+    ]
     assert upgrade["command"] == ["mlflow", "db", "upgrade", "$(MLFLOW_BACKEND_STORE_URI)"]
     args = server["args"]
     assert args[args.index("--backend-store-uri") + 1] == "$(MLFLOW_BACKEND_STORE_URI)"
