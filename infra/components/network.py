@@ -134,6 +134,12 @@ def _to(endpoint: k8s.Endpoint) -> dict[str, Any]:
     return {"to": [_peer(endpoint)], "ports": _ports(*endpoint.ports)}
 
 
+def _to_api_server(control_plane: tuple[str, ...]) -> dict[str, Any]:
+    """Return the egress rule to the API server: its ports, at the control-plane CIDRs only."""
+    peers = [{"ipBlock": {"cidr": cidr}} for cidr in control_plane]
+    return {"to": peers, "ports": _ports(*API_PORTS)}
+
+
 def _policy(name: str, ns: str, pods: dict[str, str] | None, **rules: Any) -> dict[str, Any]:
     types = [t for t, key in (("Ingress", "ingress"), ("Egress", "egress")) if key in rules]
     return {
@@ -358,24 +364,22 @@ def secret_store_policies(
     if store is None:
         return []
     bao, operator = store.openbao, store.operator
-    # The API server's address is the configured control-plane range; its webhook calls may come
-    # from a node address instead (CNI-dependent), so webhook ingress is by port only, as for the
-    # Prometheus Operator's webhook.
-    api = [{"ipBlock": {"cidr": cidr}} for cidr in control_plane]
+    # The API server's webhook calls may come from a node address rather than the control-plane
+    # range (CNI-dependent), so webhook ingress is by port only, as for the Prometheus Operator's.
     return [
         _policy(
             "openbao",
             home(bao),
             bao.pods,
             ingress=[{"from": [_peer(store.controller)], "ports": _ports(*bao.ports)}],
-            egress=[{"to": api, "ports": _ports(*API_PORTS)}],
+            egress=[_to_api_server(control_plane)],
         ),
         _policy(
             "external-secrets",
             home(operator),
             operator.pods,
             ingress=[{"ports": _ports(*operator.ports)}],
-            egress=[{"to": api, "ports": _ports(*API_PORTS)}],
+            egress=[_to_api_server(control_plane)],
         ),
         _policy(
             "external-secrets-to-openbao",
@@ -397,14 +401,13 @@ def cert_manager_policies(
     if certs is None:
         return []
     webhook = certs.webhook
-    api = [{"ipBlock": {"cidr": cidr}} for cidr in control_plane]
     return [
         # The controller, cainjector, webhook and startup check all watch or write API objects.
         _policy(
             "api-server-cert-manager",
             certs.namespace,
             certs.pods,
-            egress=[{"to": api, "ports": _ports(*API_PORTS)}],
+            egress=[_to_api_server(control_plane)],
         ),
         # The API server calls the webhook to validate and convert cert-manager resources.
         _policy(
@@ -426,13 +429,12 @@ def serving_clients(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
 
 def api_policies(args: NetworkPoliciesArgs) -> list[dict[str, Any]]:
     """Return one egress policy per pod set that calls the API server, to its CIDRs only."""
-    control_plane = [{"ipBlock": {"cidr": cidr}} for cidr in args.control_plane]
     return [
         _policy(
             f"api-server-{name}",
             home(client),
             client.pods,
-            egress=[{"to": control_plane, "ports": _ports(*API_PORTS)}],
+            egress=[_to_api_server(args.control_plane)],
         )
         for name, client in args.api_clients().items()
     ]
